@@ -1,0 +1,3 @@
+module github.com/crishim/crishim
+
+go 1.26.0
