@@ -21,9 +21,7 @@ func (s *Service) Resolve(ref string) (Image, error) {
 	if r := s.find(ref); r != nil {
 		return r.Image, nil
 	}
-	if err := s.reload(); err != nil {
-		return Image{}, err
-	}
+	s.refresh()
 	if r := s.find(ref); r != nil {
 		return r.Image, nil
 	}
@@ -82,6 +80,7 @@ func (s *Service) record(id string) (*record, bool) {
 
 // List returns every image, sorted by ID.
 func (s *Service) List() []Image {
+	s.refresh()
 	s.mu.RLock()
 	out := make([]Image, 0, len(s.records))
 	for _, r := range s.records {
