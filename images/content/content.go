@@ -122,7 +122,6 @@ func (s *Store) Ingest(d string, size int64, r io.Reader) (err error) {
 	return store.SyncDir(filepath.Dir(s.Path(d)))
 }
 
-
 func diskErr(d string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return fmt.Errorf("blob %s: %w: %v", d, errdefs.ErrResourceExhausted, err)
