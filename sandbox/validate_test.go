@@ -56,7 +56,7 @@ func TestValidateRejects(t *testing.T) {
 func TestValidateAccepts(t *testing.T) {
 	m := testManager()
 	c := PodConfig{Name: "n", Namespace: "ns", UID: "u", RuntimeHandler: DefaultHandlerName,
-		Sysctls: map[string]string{"net.core.somaxconn": "1024", "kernel.shm_rmid_forced": "1", "kernel.sem": "1 2 3 4", "fs.mqueue.msg_max": "10"},
+		Sysctls:    map[string]string{"net.core.somaxconn": "1024", "kernel.shm_rmid_forced": "1", "kernel.sem": "1 2 3 4", "fs.mqueue.msg_max": "10"},
 		Namespaces: NamespaceOptions{PID: NamespaceModeTarget, TargetID: "abc"}}
 	if err := m.validate(&c); err != nil {
 		t.Fatal(err)
