@@ -7,20 +7,13 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/opencontainers/runc/libcontainer"
-	_ "github.com/opencontainers/runc/libcontainer/nsenter" // cgo constructor that joins namespaces for libcontainer's init
-
-	_ "github.com/opencontainers/cgroups/devices" // registers the cgroup device-rules manager
 	"github.com/spf13/cobra"
+
+	"github.com/crishim/crishim/runtime"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		// libcontainer re-executes /proc/self/exe init inside the new container; Init never
-		// returns on success.
-		libcontainer.Init()
-		os.Exit(1)
-	}
+	runtime.MaybeContainerInit()
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "shim:", err)
 		os.Exit(1)
