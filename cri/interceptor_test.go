@@ -115,7 +115,9 @@ func TestVersionStatusRuntimeConfig(t *testing.T) {
 
 type failingNetwork struct{}
 
-func (failingNetwork) Status(context.Context) error { return errors.New("no CNI config in /etc/cni/net.d") }
+func (failingNetwork) Status(context.Context) error {
+	return errors.New("no CNI config in /etc/cni/net.d")
+}
 
 func TestStatusNetworkReason(t *testing.T) {
 	rc, _ := dialServer(t, NewServer(Options{Network: failingNetwork{}}))

@@ -20,8 +20,8 @@ var domains = []string{"sandbox", "runtime", "images", "cni"}
 // exclusive lists import prefixes that only the given top-level dirs may use.
 var exclusive = map[string][]string{
 	"github.com/opencontainers/runc/libcontainer": {"runtime"},
-	"k8s.io/cri-api":                              {"cri", "test"},
-	"github.com/containernetworking/cni":          {"cni"},
+	"k8s.io/cri-api":                     {"cri", "test"},
+	"github.com/containernetworking/cni": {"cni"},
 }
 
 type importRef struct{ file, pkgDir, path string }
