@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/crishim/crishim/cri"
+	"github.com/crishim/crishim/internal/metrics"
 )
 
 // gracefulStopTimeout bounds how long SIGTERM waits for in-flight RPCs before closing them.
@@ -46,19 +47,23 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		return err
 	}
 
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	obs, err := startMetrics(ctx, cfg.Metrics, log)
+	if err != nil {
+		return err
+	}
 	srv := cri.NewServer(cri.Options{
 		Log:     log,
 		Version: buildVersion(),
 		Info:    map[string]any{"config": cfg},
 	})
 	g := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, nil)),
-		grpc.ChainStreamInterceptor(cri.StreamInterceptor(log, nil)),
+		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),
+		grpc.ChainStreamInterceptor(cri.StreamInterceptor(log, obs)),
 	)
 	srv.Register(g)
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
 	log.Info("crishim serving", "socket", cfg.Socket, "version", buildVersion(), "root", cfg.RootDir, "state", cfg.StateDir)
@@ -72,6 +77,26 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	stopGRPC(g)
 	os.Remove(cfg.Socket)
 	return nil
+}
+
+// startMetrics serves Prometheus metrics when an address is configured. The returned observer
+// is nil when metrics are off.
+func startMetrics(ctx context.Context, cfg MetricsConfig, log *slog.Logger) (cri.Observer, error) {
+	if cfg.Address == "" {
+		return nil, nil
+	}
+	m := metrics.New()
+	addr, errc, err := m.Serve(ctx, cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", cfg.Address, err)
+	}
+	go func() {
+		if err := <-errc; err != nil {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "address", addr.String())
+	return m, nil
 }
 
 // stopGRPC drains in-flight RPCs, then cuts the rest off after gracefulStopTimeout.
