@@ -37,6 +37,9 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	if err := checkSocketFree(cfg.Socket); err != nil {
+		return err
+	}
 	unlock, err := lockRoot(cfg.RootDir)
 	if err != nil {
 		return err
@@ -113,15 +116,11 @@ func stopGRPC(g *grpc.Server) {
 // listenSocket listens on a unix socket with mode 0660. A stale socket file is removed, but a
 // socket that a live process still answers on is never taken over.
 func listenSocket(path string) (net.Listener, error) {
-	if _, err := os.Lstat(path); err == nil {
-		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("socket %s is in use by another running daemon; stop it or set a different socket", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
-		}
+	if err := checkSocketFree(path); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
 	}
 	old := unix.Umask(0o117)
 	lis, err := net.Listen("unix", path)
@@ -134,6 +133,19 @@ func listenSocket(path string) (net.Listener, error) {
 		return nil, err
 	}
 	return lis, nil
+}
+
+// checkSocketFree fails when a live process accepts connections on the socket at path.
+func checkSocketFree(path string) error {
+	if _, err := os.Lstat(path); err != nil {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil
+	}
+	c.Close()
+	return fmt.Errorf("socket %s is in use by another running daemon; stop it or set a different socket", path)
 }
 
 // lockRoot takes an exclusive lock on the root dir so two daemons never share a store.
