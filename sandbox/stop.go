@@ -156,7 +156,7 @@ func (m *Manager) recover() {
 		r := &p.rec
 		if r.Phase == phaseCreating {
 			if r.PIDMode == PIDModePod && r.InfraPID == 0 {
-				r.InfraPID, r.InfraStart = findInfra(m.cfg.InfraSubcommand, r.ID)
+				r.InfraPID, r.InfraStart = findInfra(DefaultInfraSubcommand, r.ID)
 			}
 			if err := m.destroy(ctx, p); err != nil {
 				m.log.Error("cleanup of interrupted pod creation; left NotReady", "pod", r.ID, "err", err)

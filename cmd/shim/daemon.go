@@ -56,10 +56,16 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
+	sandboxes, err := newSandboxes(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer sandboxes.Close()
 	srv := cri.NewServer(cri.Options{
-		Log:     log,
-		Version: buildVersion(),
-		Info:    map[string]any{"config": cfg},
+		Log:       log,
+		Sandboxes: sandboxes,
+		Version:   buildVersion(),
+		Info:      map[string]any{"config": cfg},
 	})
 	g := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),
