@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
@@ -127,6 +128,9 @@ func (m *Manager) Setup(ctx context.Context, pod PodNetwork) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cni: setup pod %s: %w", podName(pod), err)
 	}
+	if err := m.findPlugins(n); err != nil {
+		return nil, fmt.Errorf("cni: setup pod %s: %w", podName(pod), err)
+	}
 	rt := m.runtimeConf(pod)
 	rec := record{ID: pod.ID, Pod: podName(pod), Network: n.list.Name, Config: n.list.Bytes,
 		NetNS: pod.NetNS, IfName: rt.IfName, Args: rt.Args, CapabilityArgs: rt.CapabilityArgs}
@@ -138,6 +142,15 @@ func (m *Manager) Setup(ctx context.Context, pod PodNetwork) (*Result, error) {
 		return nil, fmt.Errorf("cni: setup pod %s: %w: %w", podName(pod), err, errdefs.ErrFailedPrecondition)
 	}
 	res, err := m.cni.AddNetworkList(ctx, n.list, rt)
+	if err != nil && isIptablesRace(err) && ctx.Err() == nil {
+		// Concurrent plugins racing to create a shared chain (portmap's CNI-HOSTPORT-* on the
+		// first hostPort pods of a node) fail with "File exists": undo and try once more.
+		m.log.Warn("CNI ADD failed on an iptables race, retrying", "pod", podName(pod), "err", err)
+		m.undoSetup(ctx, pod, rec)
+		if err = m.writeRecord(rec); err == nil {
+			res, err = m.cni.AddNetworkList(ctx, n.list, rt)
+		}
+	}
 	if err != nil {
 		m.undoSetup(ctx, pod, rec)
 		return nil, fmt.Errorf("cni: setup pod %s on network %q: %w: %w", podName(pod), n.list.Name, err, kindOf(ctx, err))
@@ -149,6 +162,23 @@ func (m *Manager) Setup(ctx context.Context, pod PodNetwork) (*Result, error) {
 	}
 	m.log.Debug("pod network set up", "pod", podName(pod), "id", pod.ID, "ips", out.IPs)
 	return out, nil
+}
+
+// findPlugins fails fast, before any side effect, when a plugin binary of the network is
+// missing (a half-done ADD could not be undone without it either).
+func (m *Manager) findPlugins(n *network) error {
+	for _, p := range n.list.Plugins {
+		for _, t := range []string{p.Network.Type, p.Network.IPAM.Type} {
+			if t == "" {
+				continue
+			}
+			if _, err := invoke.FindInPath(t, m.cfg.BinDirs); err != nil {
+				return fmt.Errorf("network %q (%s): plugin %q not found in %s: %w", n.list.Name, n.file, t,
+					strings.Join(m.cfg.BinDirs, ":"), errdefs.ErrFailedPrecondition)
+			}
+		}
+	}
+	return nil
 }
 
 // undoSetup runs DEL after a failed setup, even when ctx is already cancelled.
@@ -188,6 +218,13 @@ func convertResult(res cnitypes.Result) (*Result, error) {
 		return nil, errors.New("the CNI result has no pod IP")
 	}
 	return out, nil
+}
+
+// isIptablesRace reports an iptables failure that a second attempt usually fixes.
+func isIptablesRace(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "iptables") && (strings.Contains(msg, "File exists") ||
+		strings.Contains(msg, "Resource temporarily unavailable") || strings.Contains(msg, "exit status 4"))
 }
 
 // podName names a pod in errors and logs: namespace/name (id).
