@@ -61,6 +61,12 @@ func needRoot(t *testing.T) {
 // newRootEnv creates a Manager on a fresh default network with a unique bridge and subnet.
 func newRootEnv(t *testing.T, binDirs ...string) *rootEnv {
 	t.Helper()
+	return newRootEnvWith(t, func(c *Config) { c.BinDirs = append(binDirs, c.BinDirs...) })
+}
+
+// newRootEnvWith is newRootEnv with a config tweak applied before New.
+func newRootEnvWith(t *testing.T, tweak func(*Config)) *rootEnv {
+	t.Helper()
 	needRoot(t)
 	b := make([]byte, 2)
 	rand.Read(b)
@@ -68,10 +74,10 @@ func newRootEnv(t *testing.T, binDirs ...string) *rootEnv {
 	_, e.subnet, _ = net.ParseCIDR(fmt.Sprintf("10.%d.%d.0/24", 200+int(b[0])%50, b[1]))
 	e.cfg = DefaultConfig()
 	e.cfg.ConfDir = filepath.Join(t.TempDir(), "net.d")
-	e.cfg.BinDirs = append(binDirs, e.cfg.BinDirs...)
 	e.cfg.BridgeName = e.bridge
 	e.cfg.NetworkName = "cnitest-" + randHex(4)
 	e.cfg.DefaultSubnet = e.subnet.String()
+	tweak(&e.cfg)
 	e.leases = filepath.Join(e.state, "cni", "networks", e.cfg.NetworkName)
 	m, err := New(e.cfg, e.state, testLog(t))
 	if err != nil {
@@ -256,6 +262,9 @@ func (e *rootEnv) assertClean(t *testing.T) {
 	out, err := exec.Command("iptables-save").CombinedOutput()
 	if err != nil {
 		t.Errorf("iptables-save: %v: %s", err, out)
+	}
+	if out6, err := exec.Command("ip6tables-save").CombinedOutput(); err == nil {
+		out = append(out, out6...)
 	}
 	for _, id := range e.ids {
 		if strings.Contains(string(out), id) {

@@ -1,6 +1,11 @@
 // Package cni attaches pods to the node's CNI network through libcni: it loads the config
 // dir (writing a default bridge network into an empty one), runs ADD/DEL/CHECK/STATUS/GC and
 // turns results into pod IPs. It is the only importer of libcni and knows nothing of CRI.
+//
+// Callers must tear a pod down (Teardown) before unpinning its network namespace: plugins
+// such as bridge 1.1.x cannot remove their ipMasq rules once the netns is gone
+// (containernetworking/plugins#810); after a reboot those rules are gone anyway and
+// Teardown/GC still release the IP lease. Host-network pods must not call Setup at all.
 package cni
 
 import (
@@ -9,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,6 +81,10 @@ func New(cfg Config, stateDir string, log *slog.Logger) (*Manager, error) {
 		return nil, fmt.Errorf("cni: create cache dir: %w", err)
 	}
 	store.CleanTemps(m.recordDir)
+	if _, err := exec.LookPath("iptables"); err != nil {
+		// Plugins inherit our environment; bridge (ipMasq) and portmap exec iptables.
+		log.Warn("iptables not found in PATH: bridge ipMasq and portmap plugins will fail", "PATH", os.Getenv("PATH"))
+	}
 	if _, err := m.current(context.Background()); err != nil {
 		log.Warn("cni network not ready", "err", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -265,5 +266,71 @@ func TestRootFailingDel(t *testing.T) {
 	if err := e.m.Teardown(ctx, p); err != nil {
 		t.Fatalf("retried Teardown: %v", err)
 	}
+	e.assertClean(t)
+}
+
+// TestRootDualStack: with an IPv6 subnet the pod gets both families, IPv4 first, and pods
+// reach each other over IPv6.
+func TestRootDualStack(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/proc/sys/net/ipv6"); err != nil {
+		t.Skip("no IPv6")
+	}
+	e := newRootEnvWith(t, func(c *Config) { c.DefaultSubnetV6 = fmt.Sprintf("fd%s:%s::/64", randHex(1), randHex(2)) })
+	ctx := context.Background()
+	a, b := e.pod(t, "v6a"), e.pod(t, "v6b")
+	ra, err := e.m.Setup(ctx, a)
+	if err != nil {
+		t.Fatalf("Setup a: %v", err)
+	}
+	if _, err := e.m.Setup(ctx, b); err != nil {
+		t.Fatalf("Setup b: %v", err)
+	}
+	if len(ra.IPs) != 2 || ra.IPs[0].To4() == nil || ra.IPs[1].To4() != nil {
+		t.Fatalf("dual-stack IPs %v, want [v4 v6]", ra.IPs)
+	}
+	echoServer(t, a.NetNS, 8080)
+	if err := roundTrip(b.NetNS, net.JoinHostPort(ra.IPs[1].String(), "8080")); err != nil {
+		t.Errorf("pod b → pod a over IPv6: %v", err)
+	}
+	for _, p := range []PodNetwork{a, b} {
+		if err := e.m.Teardown(ctx, p); err != nil {
+			t.Fatalf("Teardown %s: %v", p.Name, err)
+		}
+	}
+	e.assertClean(t)
+}
+
+// TestRootLatency logs the sequential setup and teardown latency of one pod (no assert).
+func TestRootLatency(t *testing.T) {
+	e := newRootEnv(t)
+	ctx := context.Background()
+	const n = 10
+	var up, down []time.Duration
+	for i := range n {
+		p := e.pod(t, fmt.Sprintf("lat%d", i))
+		p.PortMappings = []PortMapping{{ContainerPort: 80, HostPort: int32(freePort(t))}}
+		start := time.Now()
+		if _, err := e.m.Setup(ctx, p); err != nil {
+			t.Fatalf("Setup: %v", err)
+		}
+		up = append(up, time.Since(start))
+		start = time.Now()
+		if err := e.m.Teardown(ctx, p); err != nil {
+			t.Fatalf("Teardown: %v", err)
+		}
+		down = append(down, time.Since(start))
+	}
+	slices.Sort(up)
+	slices.Sort(down)
+	t.Logf("one pod with a hostPort, %d runs: setup median %v max %v; teardown median %v max %v",
+		n, up[n/2], up[n-1], down[n/2], down[n-1])
+	start := time.Now()
+	for range n {
+		if err := e.m.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("Status (cached plugin versions): %v per call", time.Since(start)/n)
 	e.assertClean(t)
 }
