@@ -13,23 +13,23 @@ import (
 type Config struct {
 	// ConfDir is the directory holding CNI network configs (.conflist, .conf, .json); the
 	// first valid one in lexical order is the pod network.
-	ConfDir string `toml:"conf_dir"`
+	ConfDir string `toml:"conf_dir" comment:"CNI network configs; the first valid .conflist/.conf/.json in lexical order is the pod network."`
 	// BinDirs are searched, in order, for plugin executables.
-	BinDirs []string `toml:"bin_dirs"`
+	BinDirs []string `toml:"bin_dirs" comment:"Directories searched, in order, for CNI plugin binaries."`
 	// CacheDir holds libcni's result cache and crishim's attachment records; it must survive
 	// daemon restarts and reboots so DEL can always run. Empty means <state dir>/cni.
-	CacheDir string `toml:"cache_dir"`
+	CacheDir string `toml:"cache_dir" comment:"libcni result cache and attachment records (must persist across reboots); empty = <root_dir>/cni."`
 	// NetworkName is the name of the default network written when ConfDir has no config.
-	NetworkName string `toml:"network_name"`
+	NetworkName string `toml:"network_name" comment:"Name of the default network written into an empty conf_dir."`
 	// BridgeName is the Linux bridge of the default network.
-	BridgeName string `toml:"bridge_name"`
+	BridgeName string `toml:"bridge_name" comment:"Linux bridge of the default network."`
 	// DefaultSubnet is the IPv4 pod subnet of the default network.
-	DefaultSubnet string `toml:"default_subnet"`
+	DefaultSubnet string `toml:"default_subnet" comment:"IPv4 pod subnet of the default network (replaced by the kubelet pod CIDR when it sends one)."`
 	// DefaultSubnetV6 is the IPv6 pod subnet of the default network; empty means none.
-	DefaultSubnetV6 string `toml:"default_subnet_v6"`
+	DefaultSubnetV6 string `toml:"default_subnet_v6" comment:"IPv6 pod subnet of the default network; empty = IPv4 only."`
 	// WriteDefault writes (and later updates on UpdatePodCIDR) the default network config
 	// when ConfDir holds no config at all.
-	WriteDefault bool `toml:"write_default"`
+	WriteDefault bool `toml:"write_default" comment:"Write the default bridge network when conf_dir has no config."`
 }
 
 // DefaultConfig returns the configuration used when the TOML file has no [cni] section.

@@ -8,9 +8,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/pelletier/go-toml/v2"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/crishim/crishim/internal/errdefs"
@@ -307,5 +309,21 @@ func TestTeardownUnknownPodIsNoop(t *testing.T) {
 	}
 	if err := m.GC(context.Background(), nil); err != nil {
 		t.Fatalf("GC on empty state: %v", err)
+	}
+}
+
+func TestConfigTOMLRoundTrip(t *testing.T) {
+	b, err := toml.Marshal(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Config
+	dec := toml.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&got); err != nil {
+		t.Fatalf("decode %s: %v", b, err)
+	}
+	if !reflect.DeepEqual(got, DefaultConfig()) {
+		t.Fatalf("round trip: %+v, want %+v", got, DefaultConfig())
 	}
 }

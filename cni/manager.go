@@ -56,18 +56,20 @@ type pluginVersions struct {
 	versions []string
 }
 
-// New validates cfg, prepares the cache dir (cfg.CacheDir, else <stateDir>/cni) and loads
-// the network config. A missing or invalid network is not an error here: Status reports it.
-func New(cfg Config, stateDir string, log *slog.Logger) (*Manager, error) {
+// New validates cfg, prepares the cache dir (cfg.CacheDir, else <rootDir>/cni) and loads
+// the network config. rootDir must be persistent (the daemon's root_dir, not the tmpfs run
+// dir): DEL after a reboot needs what is cached there. A missing or invalid network is not an
+// error here: Status reports it.
+func New(cfg Config, rootDir string, log *slog.Logger) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cacheDir := cfg.CacheDir
 	if cacheDir == "" {
-		if !filepath.IsAbs(stateDir) {
-			return nil, fmt.Errorf("cni: state dir %q must be absolute: %w", stateDir, errdefs.ErrInvalidArgument)
+		if !filepath.IsAbs(rootDir) {
+			return nil, fmt.Errorf("cni: root dir %q must be absolute: %w", rootDir, errdefs.ErrInvalidArgument)
 		}
-		cacheDir = filepath.Join(stateDir, "cni")
+		cacheDir = filepath.Join(rootDir, "cni")
 	}
 	m := &Manager{
 		cfg:       cfg,
