@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pelletier/go-toml/v2"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
+	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crishim/crishim/internal/errdefs"
 )
