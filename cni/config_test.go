@@ -327,3 +327,15 @@ func TestConfigTOMLRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: %+v, want %+v", got, DefaultConfig())
 	}
 }
+
+func TestIptablesRaceDetection(t *testing.T) {
+	seen := errors.New(`plugin type="portmap" failed (add): failed to create top-level DNAT chain: running ` +
+		`[/usr/sbin/iptables -t nat -N CNI-HOSTPORT-DNAT --wait]: exit status 4: iptables v1.8.9 (nf_tables): ` +
+		` CHAIN_USER_ADD failed (File exists): chain CNI-HOSTPORT-DNAT`)
+	if !isIptablesRace(seen) {
+		t.Errorf("the chain creation race seen on this host is not retried")
+	}
+	if isIptablesRace(errors.New(`plugin type="bridge" failed (add): failed to allocate for range 0: no IP addresses available`)) {
+		t.Errorf("an exhausted range is retried")
+	}
+}
