@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
+	"github.com/crishim/crishim/cni"
 	"github.com/crishim/crishim/cri"
 	"github.com/crishim/crishim/internal/metrics"
 )
@@ -56,13 +57,18 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
-	sandboxes, err := newSandboxes(cfg, log)
+	network, err := cni.New(cfg.CNI, cfg.RootDir, log.With("component", "cni"))
+	if err != nil {
+		return err
+	}
+	sandboxes, err := newSandboxes(ctx, cfg, network, log)
 	if err != nil {
 		return err
 	}
 	defer sandboxes.Close()
 	srv := cri.NewServer(cri.Options{
 		Log:       log,
+		Network:   network,
 		Sandboxes: sandboxes,
 		Version:   buildVersion(),
 		Info:      map[string]any{"config": cfg},

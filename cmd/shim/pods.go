@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crishim/crishim/cni"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -23,13 +24,61 @@ type noContainers struct{}
 func (noContainers) StopPodContainers(context.Context, string) error   { return nil }
 func (noContainers) RemovePodContainers(context.Context, string) error { return nil }
 
-// newSandboxes builds the pod sandbox manager: records under <root>/sandbox, pins and /dev/shm
-// under <state>/sandbox. The network is nil (loopback-only pods) until cni/ is wired.
-func newSandboxes(cfg Config, log *slog.Logger) (*sandbox.Manager, error) {
+// podNetwork adapts the CNI manager to the sandbox package's Network interface.
+type podNetwork struct{ cni *cni.Manager }
+
+func cniPod(p sandbox.NetworkPod) cni.PodNetwork {
+	out := cni.PodNetwork{ID: p.ID, Name: p.Name, Namespace: p.Namespace, UID: p.UID,
+		NetNS: p.NetNSPath, CgroupParent: p.CgroupParent}
+	for _, pm := range p.PortMappings {
+		out.PortMappings = append(out.PortMappings, cni.PortMapping{Protocol: pm.Protocol,
+			ContainerPort: pm.ContainerPort, HostPort: pm.HostPort, HostIP: pm.HostIP})
+	}
+	if p.DNS != nil {
+		out.DNS = &cni.DNS{Servers: p.DNS.Servers, Searches: p.DNS.Searches, Options: p.DNS.Options}
+	}
+	return out
+}
+
+func (n podNetwork) Setup(ctx context.Context, p sandbox.NetworkPod) ([]string, error) {
+	res, err := n.cni.Setup(ctx, cniPod(p))
+	if err != nil {
+		return nil, err
+	}
+	ips := make([]string, 0, len(res.IPs))
+	for _, ip := range res.IPs {
+		ips = append(ips, ip.String())
+	}
+	return ips, nil
+}
+
+func (n podNetwork) Teardown(ctx context.Context, p sandbox.NetworkPod) error {
+	return n.cni.Teardown(ctx, cniPod(p))
+}
+
+func (n podNetwork) Status(ctx context.Context) error { return n.cni.Status(ctx) }
+
+// newSandboxes builds the pod sandbox manager (records under <root>/sandbox, pins and
+// /dev/shm under <state>/sandbox), then garbage-collects network attachments of pods that no
+// longer exist.
+func newSandboxes(ctx context.Context, cfg Config, network *cni.Manager, log *slog.Logger) (*sandbox.Manager, error) {
+	var net sandbox.Network
+	if network != nil {
+		net = podNetwork{network}
+	}
 	m, err := sandbox.New(cfg.Sandbox, filepath.Join(cfg.RootDir, "sandbox"), filepath.Join(cfg.StateDir, "sandbox"),
-		defaultPodCgroupParent, nil, noContainers{}, log)
+		defaultPodCgroupParent, net, noContainers{}, log)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	if network != nil {
+		var ids []string
+		for _, sb := range m.List() {
+			ids = append(ids, sb.ID)
+		}
+		if err := network.GC(ctx, ids); err != nil {
+			log.Warn("CNI garbage collection at start", "err", err)
+		}
 	}
 	return m, nil
 }
