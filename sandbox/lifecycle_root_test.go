@@ -188,3 +188,40 @@ func TestRootRestartReload(t *testing.T) {
 		t.Fatalf("pin left: %v", err)
 	}
 }
+
+func TestRootConcurrentStopRemove(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, &fakeNetwork{attached: map[string]bool{}})
+	ctx := context.Background()
+	c := podConfig("race")
+	c.Namespaces.PID = NamespaceModePod
+	sb, err := m.Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 9)
+	for i := 0; i < 3; i++ {
+		wg.Add(3)
+		go func() { defer wg.Done(); errs <- m.Stop(ctx, sb.ID) }()
+		go func() { defer wg.Done(); errs <- m.Remove(ctx, sb.ID) }()
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				m.Get(sb.ID)
+				m.List()
+			}
+			errs <- nil
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := m.Get(sb.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("pod still there: %v", err)
+	}
+}
