@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,5 +224,28 @@ func TestRootConcurrentStopRemove(t *testing.T) {
 	}
 	if _, err := m.Get(sb.ID); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("pod still there: %v", err)
+	}
+}
+
+func TestRootFailedRunCleansUp(t *testing.T) {
+	e := newEnv(t)
+	net := &fakeNetwork{attached: map[string]bool{}, failSetup: true}
+	m := e.manager(t, net)
+	c := podConfig("fail")
+	c.Namespaces.PID = NamespaceModePod
+	if _, err := m.Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "injected setup failure") {
+		t.Fatalf("run: %v", err)
+	}
+	if len(net.attached) != 0 || len(m.List()) != 0 {
+		t.Fatalf("after failed run: attached %v, pods %d", net.attached, len(m.List()))
+	}
+	// The name is free again.
+	net.failSetup = false
+	sb, err := m.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Remove(context.Background(), sb.ID); err != nil {
+		t.Fatal(err)
 	}
 }
