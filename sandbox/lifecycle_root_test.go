@@ -146,13 +146,16 @@ func TestRootRestartReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	half, err := m.Run(ctx, podConfig("half"))
+	hc := podConfig("half")
+	hc.Namespaces.PID = NamespaceModePod
+	half, err := m.Run(ctx, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pretend the daemon died while creating "half".
+	// Pretend the daemon died while creating "half", after starting its infra process but
+	// before recording its pid.
 	rec := m.pods[half.ID].rec
-	rec.Phase = phaseCreating
+	rec.Phase, rec.InfraPID = phaseCreating, 0
 	if err := store.WriteJSON(m.recordPath(half.ID), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +164,9 @@ func TestRootRestartReload(t *testing.T) {
 	m2 := e.manager(t, nil)
 	if _, err := m2.Get(half.ID); !errors.Is(err, errdefs.ErrNotFound) || isNsfs(half.NetNSPath) {
 		t.Fatalf("half-created pod not cleaned: %v", err)
+	}
+	if alive(half.InfraPID, m.pods[half.ID].rec.InfraStart) {
+		t.Fatal("infra of the half-created pod still alive")
 	}
 	for _, id := range []string{plain.ID, infra.ID} {
 		if sb, err := m2.Get(id); err != nil || sb.State != StateReady {
