@@ -124,12 +124,12 @@ func (s *Service) FsInfo() (FsUsage, error) {
 	return u, nil
 }
 
-// ContainerFsInfo reports the usage of the containers' writable layers.
+// ContainerFsInfo reports the usage of the containers' writable layers. They live on the
+// same filesystem as the images, so the mountpoint is the store's root too.
 func (s *Service) ContainerFsInfo() (FsUsage, error) {
-	dir := filepath.Join(s.root, "rootfs")
-	b, i, err := snapshot.DiskUsage(dir)
+	b, i, err := snapshot.DiskUsage(filepath.Join(s.root, "rootfs"))
 	if err != nil {
 		return FsUsage{}, err
 	}
-	return FsUsage{Mountpoint: dir, UsedBytes: b, InodesUsed: i}, nil
+	return FsUsage{Mountpoint: s.root, UsedBytes: b, InodesUsed: i}, nil
 }

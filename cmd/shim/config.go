@@ -12,6 +12,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crishim/crishim/cni"
+	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -40,6 +41,8 @@ type Config struct {
 	Metrics MetricsConfig `toml:"metrics"`
 	// Sandbox configures pod sandboxes.
 	Sandbox sandbox.Config `toml:"sandbox"`
+	// Images configures pulls, registries and mirrors.
+	Images images.Config `toml:"images"`
 }
 
 // StreamingConfig configures the streaming server used by Exec, Attach and PortForward.
@@ -69,6 +72,7 @@ func DefaultConfig() Config {
 		CNI:       cni.DefaultConfig(),
 		Streaming: StreamingConfig{Address: "127.0.0.1:0"},
 		Sandbox:   sandbox.DefaultConfig(),
+		Images:    images.DefaultConfig(),
 	}
 }
 
@@ -92,6 +96,9 @@ func (c Config) Validate() error {
 		return errors.New("streaming: tls_cert_file and tls_key_file must be set together")
 	}
 	if err := c.Sandbox.Validate(); err != nil {
+		return err
+	}
+	if err := c.Images.Validate(); err != nil {
 		return err
 	}
 	return nil

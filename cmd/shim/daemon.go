@@ -18,6 +18,7 @@ import (
 
 	"github.com/crishim/crishim/cni"
 	"github.com/crishim/crishim/cri"
+	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/internal/metrics"
 )
 
@@ -61,6 +62,10 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
+	imgs, err := images.New(cfg.Images, imagesRoot(cfg), log.With("component", "images"))
+	if err != nil {
+		return fmt.Errorf("image store: %w", err)
+	}
 	sandboxes, err := newSandboxes(ctx, cfg, network, log)
 	if err != nil {
 		return err
@@ -70,6 +75,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		Log:       log,
 		Network:   network,
 		Sandboxes: sandboxes,
+		Images:    imgs,
 		Version:   buildVersion(),
 		Info:      map[string]any{"config": cfg},
 	})
