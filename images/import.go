@@ -30,6 +30,12 @@ import (
 // it holds the store's shared lock so the daemon's GC leaves its blobs alone, and the daemon
 // picks the new records up on its next lookup or listing.
 func (s *Service) Import(ctx context.Context, r io.Reader, progress io.Writer) ([]Image, error) {
+	imgs, err := s.importArchive(ctx, r, progress)
+	s.tryCollect() // the archive's own files (manifest.json …) are garbage now
+	return imgs, err
+}
+
+func (s *Service) importArchive(ctx context.Context, r io.Reader, progress io.Writer) ([]Image, error) {
 	unlock, err := lock.Shared(s.opLockPath())
 	if err != nil {
 		return nil, err
