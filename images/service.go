@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crishim/crishim/images/content"
@@ -50,6 +51,8 @@ type Service struct {
 	pulls  flight.Group[Image]
 	blobs  flight.Group[struct{}]
 	layers flight.Group[struct{}]
+
+	gcPending atomic.Bool // a collection was skipped because the store was busy
 
 	tmu        sync.Mutex
 	transports map[string]http.RoundTripper
