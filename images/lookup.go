@@ -15,7 +15,8 @@ import (
 )
 
 // Resolve finds an image by ID ("sha256:<hex>" or the bare hex), tag or digest reference
-// (normalized: "busybox" is docker.io/library/busybox:latest) or unique ID prefix. An unknown
+// (normalized: "busybox" is docker.io/library/busybox:latest) or unique ID prefix of at least
+// 12 hex digits. An unknown
 // image is errdefs.ErrNotFound. Records added by another process are picked up on a miss.
 func (s *Service) Resolve(ref string) (Image, error) {
 	if r := s.find(ref); r != nil {
@@ -56,7 +57,9 @@ func (s *Service) find(ref string) *record {
 			}
 		}
 	}
-	if h != "" && len(h) < 64 && isHex(h) {
+	// Short IDs need docker's 12 digits, so a short hex repository name ("cafe") is never
+	// mistaken for an ID prefix of some unrelated image.
+	if len(h) >= 12 && len(h) < 64 && isHex(h) {
 		var match *record
 		for id, rec := range s.records {
 			if strings.HasPrefix(strings.TrimPrefix(id, "sha256:"), h) {
