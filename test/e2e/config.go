@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pelletier/go-toml/v2"
 )
 
 // MirroredRegistries are the registries critest pulls from; the runtime under test mirrors
@@ -21,6 +24,11 @@ type ShimConfig struct {
 	MirrorURL string
 	// CgroupParent is the cgroupfs parent of pods that do not name one.
 	CgroupParent string
+	// CNIConfDir, CNIBridge and CNISubnet give the run a pod network of its own.
+	CNIConfDir, CNIBridge, CNISubnet string
+	// Known holds the keys the daemon's configuration has (see DaemonKeys); a section whose
+	// key is not known is left out. nil: write every section.
+	Known map[string]bool
 }
 
 // TOML returns the configuration file content.
@@ -32,19 +40,57 @@ func (c ShimConfig) TOML() string {
 	return b.String()
 }
 
-// sections returns the [images] and [runtime] sections. Kept apart so it is easy to adjust while
-// the daemon's configuration grows.
+// Has reports whether the daemon's configuration has key (dotted, e.g. "runtime.cgroup_parent").
+func (c ShimConfig) Has(key string) bool { return c.Known == nil || c.Known[key] }
+
+// sections returns the [images], [runtime] and [cni] sections the daemon knows. Kept apart so it
+// is easy to adjust while the daemon's configuration grows.
 func (c ShimConfig) sections() string {
 	var b strings.Builder
-	if c.MirrorURL != "" {
+	q := strconv.Quote
+	if c.MirrorURL != "" && c.Has("images") {
 		for _, r := range MirroredRegistries {
-			fmt.Fprintf(&b, "[images.registries.%s]\nmirrors = [%s]\n", strconv.Quote(r), strconv.Quote(c.MirrorURL))
+			fmt.Fprintf(&b, "[images.registries.%s]\nmirrors = [%s]\n", q(r), q(c.MirrorURL))
 		}
 	}
-	if c.CgroupParent != "" {
-		fmt.Fprintf(&b, "[runtime]\ncgroup_parent = %s\n", strconv.Quote(c.CgroupParent))
+	if c.CgroupParent != "" && c.Has("runtime.cgroup_parent") {
+		fmt.Fprintf(&b, "[runtime]\ncgroup_parent = %s\n", q(c.CgroupParent))
+	}
+	var cni []string
+	for _, kv := range [][2]string{{"conf_dir", c.CNIConfDir}, {"bridge_name", c.CNIBridge}, {"default_subnet", c.CNISubnet}} {
+		if kv[1] != "" && c.Has("cni."+kv[0]) {
+			cni = append(cni, kv[0]+" = "+q(kv[1])+"\n")
+		}
+	}
+	if len(cni) > 0 {
+		b.WriteString("[cni]\n" + strings.Join(cni, ""))
 	}
 	return b.String()
+}
+
+// DaemonKeys returns the dotted keys of the daemon's default configuration (`shim config
+// default`): tables ("cni") and values ("cni.conf_dir").
+func DaemonKeys(shimBin string) (map[string]bool, error) {
+	out, err := exec.Command(shimBin, "config", "default").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s config default: %w", shimBin, err)
+	}
+	var tree map[string]any
+	if err := toml.Unmarshal(out, &tree); err != nil {
+		return nil, fmt.Errorf("%s config default: %w", shimBin, err)
+	}
+	keys := map[string]bool{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			keys[prefix+k] = true
+			if sub, ok := v.(map[string]any); ok {
+				walk(prefix+k+".", sub)
+			}
+		}
+	}
+	walk("", tree)
+	return keys, nil
 }
 
 // ContainerdConfig is a private containerd 1.6 instance used as the reference runtime: its own

@@ -38,6 +38,7 @@ type target struct {
 	expected string // expected-failure list; "" = no comparison
 	daemon   *Daemon
 	scope    LeakScope
+	bridge   string // CNI bridge of this run, deleted after the leak check
 }
 
 // TestCritest runs critest against the shim daemon (or CRI_ENDPOINT, or a private containerd
@@ -129,8 +130,20 @@ func startRegistry(ctx context.Context, t *testing.T, root, out string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = reg.Close() })
-	t.Logf("fixture registry: %d repositories at %s", len(repos), reg.URL())
+	t.Logf("fixture registry: %d repositories at %s; %s", len(repos), reg.URL(), busyboxDigest(repos))
 	return reg.URL()
+}
+
+// busyboxDigest names the digest of the default test image: it only changes with the inputs.
+func busyboxDigest(repos []images.Repository) string {
+	for _, r := range repos {
+		if idx, ok := r.Tags["1.29-2"]; ok {
+			if d, err := idx.Digest(); err == nil {
+				return r.Reference("1.29-2") + "@" + d.String()
+			}
+		}
+	}
+	return "no busybox image"
 }
 
 // startTarget starts the runtime under test and registers its stop, the leak check and the
@@ -172,10 +185,22 @@ func startShimTarget(ctx context.Context, t *testing.T, root, dir, workDir, mirr
 	if err != nil {
 		t.Fatal(err)
 	}
+	known, err := DaemonKeys(shim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sfx := RandomSuffix(3)
 	cfg := ShimConfig{
 		RootDir: filepath.Join(dir, "root"), StateDir: filepath.Join(dir, "state"),
 		Socket: filepath.Join(dir, "state", "crishim.sock"), LogLevel: "debug",
-		MirrorURL: mirror, CgroupParent: "/crishim-e2e-" + RandomSuffix(4),
+		MirrorURL: mirror, CgroupParent: "/crishim-e2e-" + sfx,
+		CNIConfDir: filepath.Join(dir, "cni"), CNIBridge: "e2e" + sfx, CNISubnet: randomSubnet(sfx),
+		Known: known,
+	}
+	for _, k := range []string{"images", "runtime.cgroup_parent", "cni.conf_dir", "cni.bridge_name", "cni.default_subnet"} {
+		if !cfg.Has(k) {
+			t.Logf("note: the daemon's configuration has no %s yet: left out of the test config", k)
+		}
 	}
 	logPath := filepath.Join(workDir, "shim.log")
 	_ = os.Remove(logPath)
@@ -183,12 +208,27 @@ func startShimTarget(ctx context.Context, t *testing.T, root, dir, workDir, mirr
 	if err != nil {
 		t.Fatalf("start the shim daemon with config:\n%s\n%v", cfg.TOML(), err)
 	}
-	t.Logf("shim daemon pid %d, log %s", d.Pid(), logPath)
-	return &target{
+	t.Logf("shim daemon pid %d, log %s, config:\n%s", d.Pid(), logPath, cfg.TOML())
+	tg := &target{
 		name: "shim", endpoint: "unix://" + cfg.Socket, daemon: d,
 		expected: filepath.Join(root, "test", "e2e", "expected-failures.txt"),
-		scope:    LeakScope{CgroupParent: cfg.CgroupParent, Executables: []string{shim}},
+		scope:    LeakScope{Executables: []string{shim}},
 	}
+	if cfg.Has("runtime.cgroup_parent") {
+		tg.scope.CgroupParent = cfg.CgroupParent
+	}
+	if cfg.Has("cni.bridge_name") {
+		tg.bridge = cfg.CNIBridge
+	}
+	return tg
+}
+
+// randomSubnet returns a /24 in 10.200.0.0-10.249.255.0 derived from a hex suffix, unlikely to
+// overlap the networks of concurrent tests.
+func randomSubnet(hexSuffix string) string {
+	var a, b int
+	_, _ = fmt.Sscanf(hexSuffix[:4], "%02x%02x", &a, &b)
+	return fmt.Sprintf("10.%d.%d.0/24", 200+a%50, b)
 }
 
 func startContainerdTarget(ctx context.Context, t *testing.T, root, dir, workDir, mirror string) *target {
@@ -197,11 +237,9 @@ func startContainerdTarget(ctx context.Context, t *testing.T, root, dir, workDir
 		t.Skip("E2E_RUNTIME=containerd: containerd is not installed")
 	}
 	sfx := RandomSuffix(3)
-	var a, b int
-	_, _ = fmt.Sscanf(sfx[:4], "%02x%02x", &a, &b)
 	cfg := ContainerdConfig{
 		Dir: dir, Socket: filepath.Join(dir, "containerd.sock"), MirrorURL: mirror,
-		Bridge: "e2e" + sfx, Subnet: fmt.Sprintf("10.%d.%d.0/24", 200+a%50, b),
+		Bridge: "e2e" + sfx, Subnet: randomSubnet(sfx),
 		CNIBinDir: "/usr/lib/cni",
 	}
 	if v := os.Getenv("CNI_BIN_DIR"); v != "" {
@@ -213,15 +251,11 @@ func startContainerdTarget(ctx context.Context, t *testing.T, root, dir, workDir
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := DeleteLink(cfg.Bridge); err != nil {
-			t.Errorf("delete bridge %s: %v", cfg.Bridge, err)
-		}
-	})
 	t.Logf("containerd pid %d, log %s, bridge %s %s", d.Pid(), logPath, cfg.Bridge, cfg.Subnet)
 	return &target{
 		name: "containerd", endpoint: "unix://" + cfg.Socket, daemon: d,
 		expected: filepath.Join(root, "test", "e2e", "expected-failures-containerd.txt"),
+		bridge:   cfg.Bridge,
 	}
 }
 
@@ -254,6 +288,11 @@ func stopAndCheck(t *testing.T, tg *target) {
 		}
 	}
 	tg.daemon.RemoveCgroup()
+	if tg.bridge != "" {
+		if err := DeleteLink(tg.bridge); err != nil {
+			t.Errorf("delete bridge %s: %v", tg.bridge, err)
+		}
+	}
 }
 
 // checkSummary prints the failures and compares them with the expected-failure list.
@@ -262,7 +301,7 @@ func checkSummary(t *testing.T, tg *target, run CritestRun, s Summary) {
 		t.Errorf("critest suite problem: %s", p)
 	}
 	for _, name := range s.Failed {
-		t.Logf("FAILED %s\n        %s", name, firstLine(s.Failures[name]))
+		t.Logf("FAILED %s\n        %s", name, Brief(s.Failures[name]))
 	}
 	if tg.expected == "" {
 		t.Logf("no expected-failure list for %s (set %s to compare)", tg.name, envExpected)
@@ -272,9 +311,13 @@ func checkSummary(t *testing.T, tg *target, run CritestRun, s Summary) {
 		if run.Focus != "" || run.Skip != "" {
 			t.Fatalf("refusing to rewrite %s from a focused run", tg.expected)
 		}
+		regen := ""
+		if rt := os.Getenv(envRuntime); rt != "" {
+			regen = envRuntime + "=" + rt + " "
+		}
 		header := []string{
 			fmt.Sprintf("critest specs (cri-tools v1.34.0) that still fail against the %s.", tg.name),
-			"One full spec name per line. Regenerate: E2E_UPDATE_EXPECTED=1 go test ./test/e2e -run TestCritest -v -timeout 60m",
+			"One full spec name per line. Regenerate: " + regen + "E2E_UPDATE_EXPECTED=1 go test ./test/e2e -run TestCritest -v -timeout 60m",
 			"The list only shrinks: a listed spec that passes fails the run.",
 		}
 		if err := WriteExpected(tg.expected, header, s); err != nil {
@@ -289,7 +332,7 @@ func checkSummary(t *testing.T, tg *target, run CritestRun, s Summary) {
 	}
 	c := Compare(s, expected)
 	for _, name := range c.NewFailures {
-		t.Errorf("new failure (not in %s): %s\n        %s", filepath.Base(tg.expected), name, firstLine(s.Failures[name]))
+		t.Errorf("new failure (not in %s): %s\n        %s", filepath.Base(tg.expected), name, Brief(s.Failures[name]))
 	}
 	for _, name := range c.NowPassing {
 		t.Errorf("now passing, remove it from %s: %s", filepath.Base(tg.expected), name)

@@ -95,6 +95,15 @@ func SpecName(containers []string, leaf string) string {
 	return strings.Join(append(append([]string(nil), containers...), leaf), " ")
 }
 
+// Brief returns msg on one line, whitespace collapsed, at most 300 bytes.
+func Brief(msg string) string {
+	msg = strings.Join(strings.Fields(msg), " ")
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return msg
+}
+
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
