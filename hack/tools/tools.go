@@ -6,6 +6,6 @@
 package tools
 
 import (
-	_ "sigs.k8s.io/cri-tools/cmd/critest"
 	_ "sigs.k8s.io/cri-tools/cmd/crictl"
+	_ "sigs.k8s.io/cri-tools/cmd/critest"
 )

@@ -48,6 +48,9 @@ func TestCritest(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: critest creates pods and containers")
 	}
+	if testing.Short() {
+		t.Skip("-short: critest takes minutes")
+	}
 	root, err := images.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
