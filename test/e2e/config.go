@@ -43,6 +43,20 @@ func (c ShimConfig) TOML() string {
 // Has reports whether the daemon's configuration has key (dotted, e.g. "runtime.cgroup_parent").
 func (c ShimConfig) Has(key string) bool { return c.Known == nil || c.Known[key] }
 
+// CgroupParentKey returns the key the cgroup parent is written under: runtime.cgroup_parent, or
+// sandbox.cgroup_parent when only that one exists; "" when neither does (or none is set).
+func (c ShimConfig) CgroupParentKey() string {
+	switch {
+	case c.CgroupParent == "":
+		return ""
+	case c.Has("runtime.cgroup_parent"):
+		return "runtime.cgroup_parent"
+	case c.Has("sandbox.cgroup_parent"):
+		return "sandbox.cgroup_parent"
+	}
+	return ""
+}
+
 // sections returns the [images], [runtime] and [cni] sections the daemon knows. Kept apart so it
 // is easy to adjust while the daemon's configuration grows.
 func (c ShimConfig) sections() string {
@@ -53,8 +67,9 @@ func (c ShimConfig) sections() string {
 			fmt.Fprintf(&b, "[images.registries.%s]\nmirrors = [%s]\n", q(r), q(c.MirrorURL))
 		}
 	}
-	if c.CgroupParent != "" && c.Has("runtime.cgroup_parent") {
-		fmt.Fprintf(&b, "[runtime]\ncgroup_parent = %s\n", q(c.CgroupParent))
+	if key := c.CgroupParentKey(); key != "" {
+		section, name, _ := strings.Cut(key, ".")
+		fmt.Fprintf(&b, "[%s]\n%s = %s\n", section, name, q(c.CgroupParent))
 	}
 	var cni []string
 	for _, kv := range [][2]string{{"conf_dir", c.CNIConfDir}, {"bridge_name", c.CNIBridge}, {"default_subnet", c.CNISubnet}} {

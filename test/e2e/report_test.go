@@ -155,6 +155,10 @@ func TestShimConfigTOML(t *testing.T) {
 	if strings.Contains(out, "[images") || strings.Contains(out, "[runtime]") || !strings.Contains(out, "conf_dir") {
 		t.Errorf("with Known=%v:\n%s", cfg.Known, out)
 	}
+	cfg.Known["sandbox.cgroup_parent"] = true
+	if out := cfg.TOML(); !strings.Contains(out, "[sandbox]\ncgroup_parent = \"/crishim-e2e-1\"\n") {
+		t.Errorf("with sandbox.cgroup_parent known:\n%s", out)
+	}
 }
 
 func TestContainerdConfigWrite(t *testing.T) {
@@ -179,5 +183,28 @@ func TestContainerdConfigWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cni", "10-e2e.conflist")); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestDaemonKeys(t *testing.T) {
+	script := writeFile(t, "fake-shim", "#!/bin/sh\n[ \"$1 $2\" = 'config default' ] || exit 3\n"+
+		"printf 'root_dir = \"/x\"\\n[cni]\\nconf_dir = \"/c\"\\n[[sandbox.runtime_handlers]]\\nname = \"runc\"\\n'\n")
+	if err := os.Chmod(script, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := DaemonKeys(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"root_dir", "cni", "cni.conf_dir", "sandbox", "sandbox.runtime_handlers"} {
+		if !keys[k] {
+			t.Errorf("key %s missing from %v", k, keys)
+		}
+	}
+	if keys["images"] {
+		t.Errorf("unexpected key images in %v", keys)
+	}
+	if _, err := DaemonKeys(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing binary: no error")
 	}
 }
