@@ -29,6 +29,14 @@ type Options struct {
 	Network NetworkStatus
 	// Info is extra, static information returned by a verbose Status (config, paths).
 	Info map[string]any
+
+	// Containers runs containers (*runtime.Manager); nil makes the container RPCs answer
+	// Unimplemented.
+	Containers ContainerRuntime
+	// Sandboxes finds pod sandboxes for CreateContainer (*sandbox.Manager).
+	Sandboxes SandboxLookup
+	// ImageResolver finds local images for CreateContainer and ContainerStatus.
+	ImageResolver ImageResolver
 }
 
 // Server implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.
@@ -38,8 +46,9 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 
-	opts Options
-	log  *slog.Logger
+	opts    Options
+	log     *slog.Logger
+	creates *createTracker
 }
 
 // NewServer returns a CRI server over the given services.
@@ -50,7 +59,7 @@ func NewServer(opts Options) *Server {
 	if opts.CgroupDriver == "" {
 		opts.CgroupDriver = "cgroupfs"
 	}
-	return &Server{opts: opts, log: opts.Log}
+	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker()}
 }
 
 // Register registers both CRI services on g.
