@@ -2,6 +2,7 @@ package cri
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"strings"
@@ -47,7 +48,7 @@ func (f *fakeRuntime) Create(ctx context.Context, spec runtime.ContainerSpec) (r
 		}
 	}
 	f.nextID++
-	id := fmt.Sprintf("%064x", f.nextID)
+	id := fmt.Sprintf("%x", sha256.Sum256([]byte{byte(f.nextID)}))
 	st := runtime.Status{
 		ID: id, PodID: spec.PodID, Name: spec.Name, Attempt: spec.Attempt,
 		Labels: maps.Clone(spec.Labels), Annotations: maps.Clone(spec.Annotations),
