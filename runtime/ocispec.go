@@ -91,6 +91,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		s.Linux.GIDMappings = specIDMappings(cs.Pod.GIDMappings)
 	}
 	s.Mounts = buildMounts(cs, in.Host)
+	s.Linux.RootfsPropagation = rootfsPropagation(cs.Mounts)
 	if !sec.Privileged {
 		s.Linux.MaskedPaths = defaultIfNil(sec.MaskedPaths, defaultMaskedPaths)
 		s.Linux.ReadonlyPaths = defaultIfNil(sec.ReadonlyPaths, defaultReadonlyPaths)
