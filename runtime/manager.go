@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"time"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
 
 	"github.com/crishim/crishim/internal/errdefs"
 )
@@ -12,72 +16,120 @@ import (
 // Manager creates and runs containers. All methods are safe for concurrent use.
 type Manager struct {
 	cfg      Config
-	rootDir  string // persistent records: <rootDir>/containers/<id>/
-	stateDir string // runtime state: libcontainer root, monitor sockets
+	rootDir  string // persistent: <rootDir>/containers/<id>/{record,config,exit}.json + rootfs/
+	stateDir string // runtime: libcontainer root, monitor sockets and logs
+	lcRoot   string
+	exe      string
 	rootfs   Rootfs
 	log      *slog.Logger
+	host     hostInfo
+
+	mu       sync.Mutex
+	ctrs     map[string]*container
+	names    map[string]string // nameKey → id
+	monitors map[string]*podMonitor
 }
 
 // New returns a Manager keeping records under rootDir and runtime state under stateDir. It
 // reloads existing records, reconnects to running pod monitors and finishes or cleans up
-// operations interrupted by a crash.
+// operations interrupted by a crash. Pod monitors are started as
+// "/proc/self/exe monitor …" (see MonitorSubcommand).
 func New(cfg Config, rootDir, stateDir string, rootfs Rootfs, log *slog.Logger) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("runtime config: %w: %w", errdefs.ErrInvalidArgument, err)
 	}
-	return &Manager{cfg: cfg, rootDir: rootDir, stateDir: stateDir, rootfs: rootfs, log: log}, nil
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	host, err := readHostInfo(cfg.RestrictOOMScoreAdj)
+	if err != nil {
+		return nil, fmt.Errorf("read daemon capabilities: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	m := &Manager{
+		cfg: cfg, rootDir: rootDir, stateDir: stateDir, rootfs: rootfs, log: log, host: host,
+		lcRoot: filepath.Join(stateDir, "lc"), exe: exe,
+		ctrs: map[string]*container{}, names: map[string]string{}, monitors: map[string]*podMonitor{},
+	}
+	if len(filepath.Join(stateDir, "s", "01234567890123456789")) > 100 {
+		return nil, fmt.Errorf("runtime state dir %q: too long for unix sockets: %w", stateDir, errdefs.ErrInvalidArgument)
+	}
+	for _, d := range []string{m.ctrsDir(), m.lcRoot} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.reload(context.Background()); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
-// Create creates a container (rootfs, spec, cgroup, init process waiting to be started) and
-// returns its status (StateCreated). A name already used by another container of the pod
-// (same Name and Attempt) fails with errdefs.ErrAlreadyExists naming the holder.
-func (m *Manager) Create(ctx context.Context, spec ContainerSpec) (Status, error) {
-	return Status{}, errdefs.ErrNotImplemented
+func (m *Manager) ctrsDir() string { return filepath.Join(m.rootDir, "containers") }
+
+func nameKey(podID, name string, attempt uint32) string {
+	return podID + "/" + name + "/" + strconv.FormatUint(uint64(attempt), 10)
 }
 
-// Start starts a created container.
-func (m *Manager) Start(ctx context.Context, id string) error {
-	return errdefs.ErrNotImplemented
+// get returns the container entry or ErrNotFound.
+func (m *Manager) get(id string) (*container, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.ctrs[id]
+	if c == nil {
+		return nil, fmt.Errorf("container %q: %w", id, errdefs.ErrNotFound)
+	}
+	return c, nil
 }
 
-// Stop sends the stop signal, then SIGKILL after timeout (0 = SIGKILL at once), and waits
-// for the exit. Stopping a container that is not running is a no-op.
-func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) error {
-	return errdefs.ErrNotImplemented
-}
-
-// Remove removes a container (killing it first if it runs), its rootfs, cgroup, state and
-// record. Removing an unknown container succeeds.
-func (m *Manager) Remove(ctx context.Context, id string) error {
-	return errdefs.ErrNotImplemented
+// forget drops a removed container from the maps.
+func (m *Manager) forget(c *container) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.ctrs, c.id)
+	k := nameKey(c.rec.Spec.PodID, c.rec.Spec.Name, c.rec.Spec.Attempt)
+	if m.names[k] == c.id {
+		delete(m.names, k)
+	}
 }
 
 // Status returns the container's status, or errdefs.ErrNotFound.
 func (m *Manager) Status(id string) (Status, error) {
-	return Status{}, errdefs.ErrNotImplemented
+	c, err := m.get(id)
+	if err != nil {
+		return Status{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rec.Phase == phaseRemoving {
+		return Status{}, fmt.Errorf("container %q: being removed: %w", id, errdefs.ErrNotFound)
+	}
+	c.refreshExit()
+	return c.status(), nil
 }
 
-// List returns the status of every container, in no particular order.
+// List returns the status of every container, in no particular order. Containers being
+// created or removed are left out.
 func (m *Manager) List() []Status {
-	return nil
-}
-
-// ExecSync runs cmd in a running container and returns its output (each stream capped at
-// Config.ExecOutputLimit) and exit code. timeout 0 = no timeout (only ctx). On timeout the
-// process and its descendants are killed and the error wraps errdefs.ErrDeadlineExceeded.
-func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (stdout, stderr []byte, exitCode int32, err error) {
-	return nil, nil, 0, errdefs.ErrNotImplemented
-}
-
-// StopPodContainers stops (kills) every container of the pod; idempotent.
-func (m *Manager) StopPodContainers(ctx context.Context, podID string) error {
-	return errdefs.ErrNotImplemented
-}
-
-// RemovePodContainers removes every container of the pod and stops the pod's monitor;
-// idempotent.
-func (m *Manager) RemovePodContainers(ctx context.Context, podID string) error {
-	return errdefs.ErrNotImplemented
+	m.mu.Lock()
+	all := make([]*container, 0, len(m.ctrs))
+	for _, c := range m.ctrs {
+		all = append(all, c)
+	}
+	m.mu.Unlock()
+	out := make([]Status, 0, len(all))
+	for _, c := range all {
+		c.mu.Lock()
+		if c.rec.Phase == phaseCreated {
+			c.refreshExit()
+			out = append(out, c.status())
+		}
+		c.mu.Unlock()
+	}
+	return out
 }
 
 // Close releases the Manager's resources. Monitors and containers keep running.
@@ -85,27 +137,6 @@ func (m *Manager) Close() error {
 	return nil
 }
 
-// Exec runs an interactive process in a running container and returns its exit code.
-func (m *Manager) Exec(ctx context.Context, id string, opts ExecOptions) (int32, error) {
-	return 0, fmt.Errorf("exec in container %q: %w", id, errdefs.ErrNotImplemented)
-}
+func isUnavailable(err error) bool { return errors.Is(err, errdefs.ErrUnavailable) }
 
-// Attach connects to the stdio of a running container until ctx ends or the container exits.
-func (m *Manager) Attach(ctx context.Context, id string, opts AttachOptions) error {
-	return fmt.Errorf("attach to container %q: %w", id, errdefs.ErrNotImplemented)
-}
-
-// ReopenLog makes the monitor reopen the container's log file (after rotation).
-func (m *Manager) ReopenLog(ctx context.Context, id string) error {
-	return fmt.Errorf("reopen log of container %q: %w", id, errdefs.ErrNotImplemented)
-}
-
-// UpdateResources changes the cgroup limits of a container.
-func (m *Manager) UpdateResources(ctx context.Context, id string, r Resources) error {
-	return fmt.Errorf("update resources of container %q: %w", id, errdefs.ErrNotImplemented)
-}
-
-// Stats returns the resource usage of a container.
-func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
-	return Stats{}, fmt.Errorf("stats of container %q: %w", id, errdefs.ErrNotImplemented)
-}
+func isNotFound(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }
