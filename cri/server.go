@@ -49,6 +49,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	creates *createTracker
+	events  *eventBroker
 }
 
 // NewServer returns a CRI server over the given services.
@@ -59,7 +60,7 @@ func NewServer(opts Options) *Server {
 	if opts.CgroupDriver == "" {
 		opts.CgroupDriver = "cgroupfs"
 	}
-	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker()}
+	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
 }
 
 // Register registers both CRI services on g.

@@ -16,7 +16,9 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
+	"github.com/crishim/crishim/cni"
 	"github.com/crishim/crishim/cri"
+	"github.com/crishim/crishim/internal/metrics"
 )
 
 // gracefulStopTimeout bounds how long SIGTERM waits for in-flight RPCs before closing them.
@@ -36,6 +38,9 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	if err := checkSocketFree(cfg.Socket); err != nil {
+		return err
+	}
 	unlock, err := lockRoot(cfg.RootDir)
 	if err != nil {
 		return err
@@ -46,19 +51,28 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		return err
 	}
 
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	obs, err := startMetrics(ctx, cfg.Metrics, log)
+	if err != nil {
+		return err
+	}
+	network, err := cni.New(cfg.CNI, cfg.RootDir, log.With("component", "cni"))
+	if err != nil {
+		return err
+	}
 	srv := cri.NewServer(cri.Options{
 		Log:     log,
+		Network: network,
 		Version: buildVersion(),
 		Info:    map[string]any{"config": cfg},
 	})
 	g := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, nil)),
-		grpc.ChainStreamInterceptor(cri.StreamInterceptor(log, nil)),
+		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),
+		grpc.ChainStreamInterceptor(cri.StreamInterceptor(log, obs)),
 	)
 	srv.Register(g)
 
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
 	log.Info("crishim serving", "socket", cfg.Socket, "version", buildVersion(), "root", cfg.RootDir, "state", cfg.StateDir)
@@ -72,6 +86,26 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	stopGRPC(g)
 	os.Remove(cfg.Socket)
 	return nil
+}
+
+// startMetrics serves Prometheus metrics when an address is configured. The returned observer
+// is nil when metrics are off.
+func startMetrics(ctx context.Context, cfg MetricsConfig, log *slog.Logger) (cri.Observer, error) {
+	if cfg.Address == "" {
+		return nil, nil
+	}
+	m := metrics.New()
+	addr, errc, err := m.Serve(ctx, cfg.Address)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: listen on %s: %w", cfg.Address, err)
+	}
+	go func() {
+		if err := <-errc; err != nil {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("serving metrics", "address", addr.String())
+	return m, nil
 }
 
 // stopGRPC drains in-flight RPCs, then cuts the rest off after gracefulStopTimeout.
@@ -88,15 +122,11 @@ func stopGRPC(g *grpc.Server) {
 // listenSocket listens on a unix socket with mode 0660. A stale socket file is removed, but a
 // socket that a live process still answers on is never taken over.
 func listenSocket(path string) (net.Listener, error) {
-	if _, err := os.Lstat(path); err == nil {
-		c, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			c.Close()
-			return nil, fmt.Errorf("socket %s is in use by another running daemon; stop it or set a different socket", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
-		}
+	if err := checkSocketFree(path); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
 	}
 	old := unix.Umask(0o117)
 	lis, err := net.Listen("unix", path)
@@ -109,6 +139,19 @@ func listenSocket(path string) (net.Listener, error) {
 		return nil, err
 	}
 	return lis, nil
+}
+
+// checkSocketFree fails when a live process accepts connections on the socket at path.
+func checkSocketFree(path string) error {
+	if _, err := os.Lstat(path); err != nil {
+		return nil
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil
+	}
+	c.Close()
+	return fmt.Errorf("socket %s is in use by another running daemon; stop it or set a different socket", path)
 }
 
 // lockRoot takes an exclusive lock on the root dir so two daemons never share a store.
