@@ -12,6 +12,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crishim/crishim/cni"
+	"github.com/crishim/crishim/runtime"
 )
 
 // defaultConfigPath is where the daemon looks for its configuration when --config is not given.
@@ -31,6 +32,8 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format" comment:"text or json."`
 
+	// Runtime configures the container runtime (libcontainer, monitors, logs).
+	Runtime runtime.Config `toml:"runtime"`
 	// CNI configures the pod network.
 	CNI cni.Config `toml:"cni"`
 	// Streaming configures the exec/attach/port-forward HTTP server.
@@ -63,6 +66,7 @@ func DefaultConfig() Config {
 		Socket:    "/run/crishim/crishim.sock",
 		LogLevel:  "info",
 		LogFormat: "text",
+		Runtime:   runtime.DefaultConfig(),
 		CNI:       cni.DefaultConfig(),
 		Streaming: StreamingConfig{Address: "127.0.0.1:0"},
 	}
@@ -80,6 +84,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format: must be text or json, got %q", c.LogFormat)
+	}
+	if err := c.Runtime.Validate(); err != nil {
+		return err
 	}
 	if err := c.CNI.Validate(); err != nil {
 		return err
