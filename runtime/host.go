@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/opencontainers/cgroups"
-	"golang.org/x/sys/unix"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // allCapNames lists the capabilities by number (index = capability number).
