@@ -87,7 +87,9 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	p := &libcontainer.Process{
 		Args: cmd, Env: t.env, Cwd: t.cwd, UID: int(t.user.UID), GID: int(t.user.GID),
 		Stdout: outW, Stderr: errW, Init: false,
-		Rlimits: []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Hard: 1048576, Soft: 1048576}},
+	}
+	if n := min(m.host.NoFileHard, 1048576); n > 0 {
+		p.Rlimits = []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Hard: n, Soft: n}}
 	}
 	for _, g := range t.user.SupplementalGroups {
 		p.AdditionalGroups = append(p.AdditionalGroups, int(g))

@@ -11,6 +11,7 @@ import (
 	"github.com/opencontainers/cgroups"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // allCapNames lists the capabilities by number (index = capability number).
@@ -59,6 +60,10 @@ func readHostInfo(restrictOOM bool) (hostInfo, error) {
 		}
 	}
 	h.Caps = capsFromMask(bnd & eff)
+	var nofile unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile); err == nil {
+		h.NoFileHard = nofile.Max
+	}
 	oom, err := os.ReadFile("/proc/self/oom_score_adj")
 	if err != nil {
 		return h, err

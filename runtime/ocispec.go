@@ -21,6 +21,9 @@ type hostInfo struct {
 	RestrictOOM bool
 	// CgroupV2 is true on a unified (v2-only) hierarchy.
 	CgroupV2 bool
+	// NoFileHard is the daemon's hard RLIMIT_NOFILE: containers cannot get more without
+	// CAP_SYS_RESOURCE.
+	NoFileHard uint64
 }
 
 // specInput is everything buildSpec needs: the request and what Create resolved.
@@ -55,12 +58,14 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 				AdditionalGids: in.User.SupplementalGroups,
 			},
 			NoNewPrivileges: sec.NoNewPrivs && !sec.Privileged,
-			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1048576, Soft: 1048576}},
 		},
 		Linux: &specs.Linux{
 			CgroupsPath: in.CgroupsPath,
 			Sysctl:      map[string]string{},
 		},
+	}
+	if n := min(in.Host.NoFileHard, 1048576); n > 0 {
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: n, Soft: n}}
 	}
 	for k, v := range cs.Annotations {
 		s.Annotations[k] = v
