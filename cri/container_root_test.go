@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/moby/sys/mountinfo"
 	"google.golang.org/grpc/codes"
@@ -103,6 +102,7 @@ func TestContainerLifecycleRoot(t *testing.T) {
 		for _, m := range ms {
 			t.Errorf("mount left: %s", m.Mountpoint)
 		}
+		removeTestCgroup(t, rcfg.CgroupParent)
 	})
 	imgs := fakeImages{"busybox": {ID: busyboxID, RepoTags: []string{"busybox:latest"}}}
 	rc, _ := dialServer(t, NewServer(Options{Containers: rtm, Sandboxes: sbm, ImageResolver: imgs}))
@@ -127,7 +127,7 @@ func TestContainerLifecycleRoot(t *testing.T) {
 	}
 	_, err = rc.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sleep", "30"}, Timeout: 1})
 	wantCode(t, "ExecSync timeout", err, codes.DeadlineExceeded, "")
-	out, err = rc.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", "ps | grep -c 'sleep 30' || true"}, Timeout: 10})
+	out, err = rc.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id, Cmd: []string{"sh", "-c", "ps | grep -c '[s]leep 30' || true"}, Timeout: 10})
 	if err != nil || strings.TrimSpace(string(out.GetStdout())) != "0" {
 		t.Errorf("timed-out exec still running: %q, %v", out.GetStdout(), err)
 	}
@@ -151,5 +151,23 @@ func TestContainerLifecycleRoot(t *testing.T) {
 	if l, err := rc.ListContainers(ctx, &runtimeapi.ListContainersRequest{}); err != nil || len(l.Containers) != 0 {
 		t.Errorf("containers left: %v, %v", l, err)
 	}
-	_ = time.Second
+}
+
+// removeTestCgroup removes the test's parent cgroup from every hierarchy; it fails when a
+// pod or container cgroup is still below it.
+func removeTestCgroup(t *testing.T, parent string) {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
+	if d := "/sys/fs/cgroup/unified" + parent; dirExists(d) {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+			t.Errorf("cgroup left: %v", err)
+		}
+	}
+}
+
+func dirExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
