@@ -59,7 +59,7 @@ func busyboxRootfs(t *testing.T, dir string) {
 	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), bb, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, a := range []string{"sh", "echo", "cat", "sleep", "id", "true", "ps"} {
+	for _, a := range []string{"sh", "echo", "cat", "sleep", "id", "true", "ps", "touch", "pwd", "tr", "grep"} {
 		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil {
 			t.Fatal(err)
 		}
@@ -68,9 +68,15 @@ func busyboxRootfs(t *testing.T, dir string) {
 	os.WriteFile(filepath.Join(dir, "etc/group"), []byte("root:x:0:\nnogroup:x:65534:\n"), 0o644)
 }
 
-// TestContainerLifecycleRoot runs a real pod and container through the CRI handlers:
-// create, start, log, ExecSync (and its timeout), stop, status, remove, nothing left.
-func TestContainerLifecycleRoot(t *testing.T) {
+// rootEnv is a real sandbox and runtime manager behind a CRI server, with one ready pod.
+type rootEnv struct {
+	rc        runtimeapi.RuntimeServiceClient
+	pod       sandbox.Sandbox
+	dir, logs string
+}
+
+func newRootEnv(t *testing.T) rootEnv {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
@@ -79,7 +85,7 @@ func TestContainerLifecycleRoot(t *testing.T) {
 	busyboxRootfs(t, rootfs)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	rcfg := runtime.DefaultConfig()
-	rcfg.CgroupParent = fmt.Sprintf("/crishim-cri-test-%d", os.Getpid())
+	rcfg.CgroupParent = fmt.Sprintf("/crishim-cri-test-%d-%s", os.Getpid(), t.Name())
 	rtm, err := runtime.New(rcfg, filepath.Join(dir, "rr"), filepath.Join(dir, "rs"), dirRootfs{rootfs}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +112,14 @@ func TestContainerLifecycleRoot(t *testing.T) {
 	})
 	imgs := fakeImages{"busybox": {ID: busyboxID, RepoTags: []string{"busybox:latest"}}}
 	rc, _ := dialServer(t, NewServer(Options{Containers: rtm, Sandboxes: sbm, ImageResolver: imgs}))
+	return rootEnv{rc: rc, pod: pod, dir: dir, logs: logs}
+}
 
+// TestContainerLifecycleRoot runs a real pod and container through the CRI handlers:
+// create, start, log, ExecSync (and its timeout), stop, status, remove, nothing left.
+func TestContainerLifecycleRoot(t *testing.T) {
+	e := newRootEnv(t)
+	rc, pod, logs, ctx := e.rc, e.pod, e.logs, context.Background()
 	cfg := &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: "c"},
 		Image:    &runtimeapi.ImageSpec{Image: "busybox"},
