@@ -22,10 +22,10 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	if err := validateCreateContainer(req); err != nil {
 		return nil, err
 	}
-	if s.opts.Sandboxes == nil || s.opts.ImageResolver == nil {
+	if s.opts.PodLookup == nil || s.opts.ImageResolver == nil {
 		return nil, fmt.Errorf("create container: no sandbox or image service is configured: %w", errdefs.ErrNotImplemented)
 	}
-	pod, err := s.opts.Sandboxes.Get(req.GetPodSandboxId())
+	pod, err := s.opts.PodLookup.Get(req.GetPodSandboxId())
 	if err != nil {
 		return nil, fmt.Errorf("create container %q: pod sandbox %q: %w", req.GetConfig().GetMetadata().GetName(), req.GetPodSandboxId(), err)
 	}

@@ -23,7 +23,7 @@ func containerServer(t *testing.T) (runtimeapi.RuntimeServiceClient, *fakeRuntim
 	rt := newFakeRuntime()
 	notReady := testPod()
 	notReady.ID, notReady.State = "pod2", sandbox.StateNotReady
-	srv := NewServer(Options{Containers: rt, Sandboxes: fakeSandboxes{"pod1": testPod(), "pod2": notReady}, ImageResolver: testImages()})
+	srv := NewServer(Options{Containers: rt, PodLookup: fakeSandboxes{"pod1": testPod(), "pod2": notReady}, ImageResolver: testImages()})
 	rc, _ := dialServer(t, srv)
 	return rc, rt
 }

@@ -18,23 +18,6 @@ import (
 	"github.com/crishim/crishim/sandbox"
 )
 
-// TestMain lets this test binary serve as libcontainer's init, the pod monitor and the
-// sandbox helpers, as the daemon binary does.
-func TestMain(m *testing.M) {
-	runtime.MaybeContainerInit()
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case runtime.MonitorSubcommand:
-			os.Exit(runtime.MonitorMain(os.Args[2:]))
-		case sandbox.DefaultHelperSubcommand:
-			os.Exit(sandbox.HelperMain(os.Args[2:]))
-		case sandbox.DefaultInfraSubcommand:
-			os.Exit(sandbox.InfraMain(os.Args[2:]))
-		}
-	}
-	os.Exit(m.Run())
-}
-
 // dirRootfs hands every container a bind mount of one prepared directory.
 type dirRootfs struct{ dir string }
 

@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crishim/crishim/sandbox"
 )
 
 // NetworkStatus reports whether the pod network is usable; nil means ready.
@@ -27,14 +29,16 @@ type Options struct {
 	CgroupDriver string
 	// Network reports network readiness; nil means no pod network is configured.
 	Network NetworkStatus
+	// Sandboxes manages pod sandboxes; nil makes the pod RPCs answer Unimplemented.
+	Sandboxes *sandbox.Manager
 	// Info is extra, static information returned by a verbose Status (config, paths).
 	Info map[string]any
 
 	// Containers runs containers (*runtime.Manager); nil makes the container RPCs answer
 	// Unimplemented.
 	Containers ContainerRuntime
-	// Sandboxes finds pod sandboxes for CreateContainer (*sandbox.Manager).
-	Sandboxes SandboxLookup
+	// PodLookup finds pod sandboxes for CreateContainer; nil = Sandboxes. Tests set a fake.
+	PodLookup SandboxLookup
 	// ImageResolver finds local images for CreateContainer and ContainerStatus.
 	ImageResolver ImageResolver
 }
@@ -59,6 +63,9 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.CgroupDriver == "" {
 		opts.CgroupDriver = "cgroupfs"
+	}
+	if opts.PodLookup == nil && opts.Sandboxes != nil {
+		opts.PodLookup = opts.Sandboxes
 	}
 	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"time"
 
 	"github.com/containerd/cgroups/v3"
@@ -89,10 +90,13 @@ func createCgroup(path string, res *Resources) error {
 	return nil
 }
 
-// addToCgroup moves pid into the pod cgroup (best effort for the infra process).
+// addToCgroup moves pid (the infra process) into the pod cgroup, so that it is accounted to
+// the pod and not killed with the daemon's service cgroup. On cgroup2 it goes into a child
+// "infra" cgroup: a cgroup2 parent with processes cannot enable controllers for its children
+// (the "no internal processes" rule) and containers go below the pod cgroup too.
 func addToCgroup(path string, pid int) error {
 	if cgroups.Mode() == cgroups.Unified {
-		m, err := cgroup2.Load(path)
+		m, err := cgroup2.NewManager(unifiedRoot, path+"/infra", &cgroup2.Resources{})
 		if err != nil {
 			return err
 		}
@@ -102,7 +106,15 @@ func addToCgroup(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	return cg.AddProc(uint64(pid))
+	if err := cg.AddProc(uint64(pid)); err != nil {
+		return err
+	}
+	if cgroups.Mode() == cgroups.Hybrid {
+		// systemd tracks services through the hybrid unified hierarchy: move it there too.
+		procs := filepath.Join(unifiedRoot, "unified", path, "cgroup.procs")
+		return os.WriteFile(procs, []byte(strconv.Itoa(pid)), 0o644)
+	}
+	return nil
 }
 
 // cgroupDirs returns the pod cgroup's directory in every mounted cgroup hierarchy.
@@ -171,4 +183,12 @@ func rmdirTree(root string) error {
 		}
 	}
 	return nil
+}
+
+// cgroupMode names the host's cgroup setup: "v2" (unified) or "v1" (legacy or hybrid).
+func cgroupMode() string {
+	if cgroups.Mode() == cgroups.Unified {
+		return "v2"
+	}
+	return "v1"
 }

@@ -11,16 +11,12 @@ import (
 // Config is the [sandbox] section of the daemon configuration.
 type Config struct {
 	// ShmSizeBytes is the size of each pod's /dev/shm tmpfs.
-	ShmSizeBytes int64 `toml:"shm_size_bytes"`
+	ShmSizeBytes int64 `toml:"shm_size_bytes" comment:"Size of each pod's /dev/shm tmpfs (pods without host IPC)."`
 	// RunTimeout bounds one RunPodSandbox's work; the work continues after the client gives
 	// up so that a retry gets its result.
-	RunTimeout config.Duration `toml:"run_timeout"`
-	// HelperSubcommand and InfraSubcommand are the hidden subcommands of the daemon binary
-	// that the sandbox package re-executes (/proc/self/exe <subcommand> ...).
-	HelperSubcommand string `toml:"helper_subcommand"`
-	InfraSubcommand  string `toml:"infra_subcommand"`
+	RunTimeout config.Duration `toml:"run_timeout" comment:"Upper bound of one RunPodSandbox; the work goes on after a client timeout so a retry gets its result."`
 	// RuntimeHandlers are the handlers a pod may name besides "" (the default one).
-	RuntimeHandlers []HandlerConfig `toml:"runtime_handlers"`
+	RuntimeHandlers []HandlerConfig `toml:"runtime_handlers" comment:"Runtime handlers pods may name (the empty name is the first one)."`
 }
 
 // HandlerConfig describes one runtime handler and the features it advertises.
@@ -37,7 +33,8 @@ type Handler struct {
 	SupportsRecursiveReadOnlyMounts bool
 }
 
-// Default subcommand names the daemon wires for the helper and the infra process.
+// Names of the hidden subcommands of the daemon binary that the sandbox package re-executes
+// (/proc/self/exe <name> ...); the daemon routes them to HelperMain and InfraMain.
 const (
 	DefaultHelperSubcommand = "pod-ns"
 	DefaultInfraSubcommand  = "pod-infra"
@@ -48,10 +45,8 @@ const (
 // DefaultConfig returns the [sandbox] defaults.
 func DefaultConfig() Config {
 	return Config{
-		ShmSizeBytes:     64 << 20,
-		RunTimeout:       config.Duration(4 * time.Minute),
-		HelperSubcommand: DefaultHelperSubcommand,
-		InfraSubcommand:  DefaultInfraSubcommand,
+		ShmSizeBytes: 64 << 20,
+		RunTimeout:   config.Duration(4 * time.Minute),
 		RuntimeHandlers: []HandlerConfig{{
 			Name: DefaultHandlerName, SupportsUserNamespaces: true,
 			SupportsRecursiveReadOnlyMounts: true,
@@ -67,14 +62,6 @@ func (c Config) Validate() error {
 	}
 	if c.RunTimeout.D() <= 0 {
 		errs = append(errs, fmt.Errorf("sandbox.run_timeout %s: must be positive", c.RunTimeout.D()))
-	}
-	if c.HelperSubcommand == "" || c.InfraSubcommand == "" || c.HelperSubcommand == c.InfraSubcommand {
-		errs = append(errs, errors.New("sandbox.helper_subcommand and infra_subcommand: must be set and differ"))
-	}
-	for _, n := range []string{c.HelperSubcommand, c.InfraSubcommand} {
-		if n == "init" {
-			errs = append(errs, errors.New(`sandbox: subcommand "init" is reserved for libcontainer`))
-		}
 	}
 	seen := map[string]bool{}
 	for i, h := range c.RuntimeHandlers {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,13 +146,16 @@ func TestRootRestartReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	half, err := m.Run(ctx, podConfig("half"))
+	hc := podConfig("half")
+	hc.Namespaces.PID = NamespaceModePod
+	half, err := m.Run(ctx, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Pretend the daemon died while creating "half".
+	// Pretend the daemon died while creating "half", after starting its infra process but
+	// before recording its pid.
 	rec := m.pods[half.ID].rec
-	rec.Phase = phaseCreating
+	rec.Phase, rec.InfraPID = phaseCreating, 0
 	if err := store.WriteJSON(m.recordPath(half.ID), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +164,9 @@ func TestRootRestartReload(t *testing.T) {
 	m2 := e.manager(t, nil)
 	if _, err := m2.Get(half.ID); !errors.Is(err, errdefs.ErrNotFound) || isNsfs(half.NetNSPath) {
 		t.Fatalf("half-created pod not cleaned: %v", err)
+	}
+	if alive(half.InfraPID, m.pods[half.ID].rec.InfraStart) {
+		t.Fatal("infra of the half-created pod still alive")
 	}
 	for _, id := range []string{plain.ID, infra.ID} {
 		if sb, err := m2.Get(id); err != nil || sb.State != StateReady {
@@ -186,5 +193,65 @@ func TestRootRestartReload(t *testing.T) {
 	}
 	if _, err := os.Stat(plain.NetNSPath); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("pin left: %v", err)
+	}
+}
+
+func TestRootConcurrentStopRemove(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, &fakeNetwork{attached: map[string]bool{}})
+	ctx := context.Background()
+	c := podConfig("race")
+	c.Namespaces.PID = NamespaceModePod
+	sb, err := m.Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 9)
+	for i := 0; i < 3; i++ {
+		wg.Add(3)
+		go func() { defer wg.Done(); errs <- m.Stop(ctx, sb.ID) }()
+		go func() { defer wg.Done(); errs <- m.Remove(ctx, sb.ID) }()
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 20; j++ {
+				m.Get(sb.ID)
+				m.List()
+			}
+			errs <- nil
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := m.Get(sb.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("pod still there: %v", err)
+	}
+}
+
+func TestRootFailedRunCleansUp(t *testing.T) {
+	e := newEnv(t)
+	net := &fakeNetwork{attached: map[string]bool{}, failSetup: true}
+	m := e.manager(t, net)
+	c := podConfig("fail")
+	c.Namespaces.PID = NamespaceModePod
+	if _, err := m.Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "injected setup failure") {
+		t.Fatalf("run: %v", err)
+	}
+	if len(net.attached) != 0 || len(m.List()) != 0 {
+		t.Fatalf("after failed run: attached %v, pods %d", net.attached, len(m.List()))
+	}
+	// The name is free again.
+	net.failSetup = false
+	sb, err := m.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Remove(context.Background(), sb.ID); err != nil {
+		t.Fatal(err)
 	}
 }

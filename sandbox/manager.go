@@ -38,6 +38,16 @@ type pod struct {
 	op     sync.Mutex    // serialises Stop and Remove of this pod
 	rec    record        // guarded by Manager.mu
 	exited chan struct{} // closed when an infra process started by this daemon exits
+	// saveMu orders record writes against removal: once removed, nothing writes the record
+	// (which would recreate the pod's directory).
+	saveMu  sync.Mutex
+	removed bool // guarded by saveMu
+}
+
+func (p *pod) isRemoved() bool {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	return p.removed
 }
 
 // Manager owns every pod sandbox of the node.
@@ -108,6 +118,11 @@ func (m *Manager) save(rec record) error {
 
 // update applies fn to the pod's record under the lock, then persists it.
 func (m *Manager) update(p *pod, fn func(r *record)) error {
+	p.saveMu.Lock()
+	defer p.saveMu.Unlock()
+	if p.removed {
+		return nil
+	}
 	m.mu.Lock()
 	fn(&p.rec)
 	rec := p.rec

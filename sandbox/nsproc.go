@@ -59,6 +59,7 @@ func startNS(ctx context.Context, sub string, r nsRequest, infra bool) (*exec.Cm
 	cmd := exec.Command("/proc/self/exe", r.args(sub)...)
 	cmd.Args[0] = "crishim-" + sub
 	cmd.ExtraFiles = []*os.File{wr}
+	cmd.Dir = "/" // the infra outlives the daemon: never pin the daemon's working directory
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: r.cloneflags(), Setsid: infra}
 	var stderr strings.Builder

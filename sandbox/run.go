@@ -218,10 +218,10 @@ func (m *Manager) startNamespaces(ctx context.Context, p *pod) error {
 		}
 	}
 	if !req.NewPID {
-		_, err := startNS(ctx, m.cfg.HelperSubcommand, req, false)
+		_, err := startNS(ctx, DefaultHelperSubcommand, req, false)
 		return err
 	}
-	cmd, err := startNS(ctx, m.cfg.InfraSubcommand, req, true)
+	cmd, err := startNS(ctx, DefaultInfraSubcommand, req, true)
 	if err != nil {
 		return err
 	}

@@ -55,6 +55,7 @@ type fakeNetwork struct {
 	mu           sync.Mutex
 	attached     map[string]bool
 	failTeardown bool
+	failSetup    bool
 	n            int
 }
 
@@ -66,6 +67,9 @@ func (f *fakeNetwork) Setup(_ context.Context, p NetworkPod) ([]string, error) {
 	}
 	f.n++
 	f.attached[p.ID] = true
+	if f.failSetup {
+		return nil, errors.New("injected setup failure")
+	}
 	return []string{fmt.Sprintf("10.99.0.%d", f.n)}, nil
 }
 
@@ -290,6 +294,31 @@ func TestRootHostNamespaces(t *testing.T) {
 	if sb.NetNSPath != "" || sb.IPCNSPath != "" || sb.UTSNSPath != "" || sb.ShmPath != "" || sb.PIDNSPath != "" ||
 		!sb.HostPID || sb.Hostname != hn || len(sb.IPs) != 0 {
 		t.Fatalf("host pod %+v", sb)
+	}
+	if err := m.Remove(context.Background(), sb.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRootInfraInPodCgroup(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil)
+	c := podConfig("cg")
+	c.Namespaces.PID = NamespaceModePod
+	c.Resources = &Resources{CPUShares: 256, MemoryLimitBytes: 128 << 20}
+	sb, err := m.Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", sb.InfraPID))
+	if !strings.Contains(string(b), sb.CgroupParent) {
+		t.Errorf("infra cgroups %s, want below %s", b, sb.CgroupParent)
+	}
+	if cgroupMode() == "v1" {
+		limit, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", sb.CgroupParent, "memory.limit_in_bytes"))
+		if strings.TrimSpace(string(limit)) != fmt.Sprint(128<<20) {
+			t.Errorf("memory limit %q", limit)
+		}
 	}
 	if err := m.Remove(context.Background(), sb.ID); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,9 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	}
 	p.op.Lock()
 	defer p.op.Unlock()
+	if p.isRemoved() {
+		return nil
+	}
 	return m.stopLocked(ctx, p)
 }
 
@@ -95,6 +98,9 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	}
 	p.op.Lock()
 	defer p.op.Unlock()
+	if p.isRemoved() {
+		return nil
+	}
 	if err := m.stopLocked(ctx, p); err != nil {
 		return err
 	}
@@ -118,7 +124,9 @@ func (m *Manager) destroy(ctx context.Context, p *pod) error {
 	if err := m.killInfra(ctx, p); err != nil {
 		return err
 	}
+	m.mu.Lock()
 	rec := p.rec
+	m.mu.Unlock()
 	var errs []error
 	for _, pin := range []string{rec.NetNSPath, rec.IPCNSPath, rec.UTSNSPath} {
 		errs = append(errs, removePin(pin))
@@ -137,7 +145,14 @@ func (m *Manager) destroy(ctx context.Context, p *pod) error {
 	if err := os.RemoveAll(m.podState(rec.ID)); err != nil {
 		return fmt.Errorf("pod %s: %w", rec.ID, err)
 	}
-	if err := os.RemoveAll(m.podRoot(rec.ID)); err != nil {
+	p.saveMu.Lock()
+	p.removed = true
+	err := os.RemoveAll(m.podRoot(rec.ID))
+	if err != nil {
+		p.removed = false
+	}
+	p.saveMu.Unlock()
+	if err != nil {
 		return fmt.Errorf("pod %s: %w", rec.ID, err)
 	}
 	m.mu.Lock()
@@ -156,7 +171,7 @@ func (m *Manager) recover() {
 		r := &p.rec
 		if r.Phase == phaseCreating {
 			if r.PIDMode == PIDModePod && r.InfraPID == 0 {
-				r.InfraPID, r.InfraStart = findInfra(m.cfg.InfraSubcommand, r.ID)
+				r.InfraPID, r.InfraStart = findInfra(DefaultInfraSubcommand, r.ID)
 			}
 			if err := m.destroy(ctx, p); err != nil {
 				m.log.Error("cleanup of interrupted pod creation; left NotReady", "pod", r.ID, "err", err)

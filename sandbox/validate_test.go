@@ -68,10 +68,10 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := DefaultConfig()
-	c.InfraSubcommand = "init"
+	c.ShmSizeBytes = 0
 	c.RuntimeHandlers = append(c.RuntimeHandlers, HandlerConfig{Name: DefaultHandlerName})
 	err := c.Validate()
-	if err == nil || !strings.Contains(err.Error(), "reserved") || !strings.Contains(err.Error(), "duplicate") {
+	if err == nil || !strings.Contains(err.Error(), "shm_size_bytes") || !strings.Contains(err.Error(), "duplicate") {
 		t.Fatalf("got %v", err)
 	}
 }
