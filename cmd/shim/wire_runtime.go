@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/crishim/crishim/cri"
+	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/runtime"
 	"github.com/crishim/crishim/sandbox"
 )
@@ -15,13 +16,13 @@ var (
 	_ cri.ContainerRuntime = (*runtime.Manager)(nil)
 	_ cri.SandboxLookup    = (*sandbox.Manager)(nil)
 	_ sandbox.Containers   = (*runtime.Manager)(nil)
-	_ runtime.Rootfs       = rootfsAdapter[runtime.Mount]{}
-	_ cri.ImageResolver    = imageResolverFunc(nil)
+	_ runtime.Rootfs       = containerImages{}
+	_ cri.ImageResolver    = containerImages{}
 )
 
 // newContainerRuntime builds the container runtime from the [runtime] section: records under
 // <root_dir>/runtime, libcontainer state and monitor sockets under <state_dir>/runtime.
-// rootfs prepares container root filesystems (the image service, through rootfsAdapter).
+// rootfs prepares container root filesystems (the image service: containerImages{svc}).
 func newContainerRuntime(cfg Config, rootfs runtime.Rootfs, log *slog.Logger) (*runtime.Manager, error) {
 	return runtime.New(cfg.Runtime,
 		filepath.Join(cfg.RootDir, "runtime"),
@@ -29,31 +30,28 @@ func newContainerRuntime(cfg Config, rootfs runtime.Rootfs, log *slog.Logger) (*
 		rootfs, log.With("component", "runtime"))
 }
 
-// mountLike is any mount struct with runtime.Mount's fields (images returns its own
-// identical type, so the conversion is free).
-type mountLike interface {
-	~struct {
-		Type    string
-		Source  string
-		Options []string
+// containerImages adapts the image service to what containers need from it: image lookup
+// for the CRI container handlers and root filesystems for the runtime.
+type containerImages struct{ svc *images.Service }
+
+// ResolveImage finds a local image by reference, id or id prefix (errdefs.ErrNotFound if
+// absent) and copies what container creation needs.
+func (c containerImages) ResolveImage(ctx context.Context, ref string) (cri.ImageInfo, error) {
+	img, err := c.svc.Resolve(ref)
+	if err != nil {
+		return cri.ImageInfo{}, err
 	}
-}
-
-// rootfsSource is the image service's side of container root filesystems.
-type rootfsSource[M any] interface {
-	PrepareRootfs(ctx context.Context, key, imageID string) (M, error)
-	RemoveRootfs(ctx context.Context, key string) error
-}
-
-// rootfsAdapter makes an image service (returning its own Mount type) a runtime.Rootfs:
-// rootfsAdapter[images.Mount]{src: imagesService}.
-type rootfsAdapter[M mountLike] struct {
-	src rootfsSource[M]
+	ic := img.Config
+	return cri.ImageInfo{
+		ID: img.ID, RepoTags: img.RepoTags, RepoDigests: img.RepoDigests,
+		Config: runtime.ImageConfig{User: ic.User, Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Env: ic.Env,
+			WorkingDir: ic.WorkingDir, StopSignal: ic.StopSignal},
+	}, nil
 }
 
 // PrepareRootfs prepares the rootfs of container key from imageID.
-func (a rootfsAdapter[M]) PrepareRootfs(ctx context.Context, key, imageID string) (runtime.Mount, error) {
-	m, err := a.src.PrepareRootfs(ctx, key, imageID)
+func (c containerImages) PrepareRootfs(ctx context.Context, key, imageID string) (runtime.Mount, error) {
+	m, err := c.svc.PrepareRootfs(ctx, key, imageID)
 	if err != nil {
 		return runtime.Mount{}, err
 	}
@@ -61,15 +59,6 @@ func (a rootfsAdapter[M]) PrepareRootfs(ctx context.Context, key, imageID string
 }
 
 // RemoveRootfs removes the rootfs of container key.
-func (a rootfsAdapter[M]) RemoveRootfs(ctx context.Context, key string) error {
-	return a.src.RemoveRootfs(ctx, key)
-}
-
-// imageResolverFunc adapts a function to cri.ImageResolver; the wiring closes over the image
-// service and copies ID, RepoTags, RepoDigests and the config fields into cri.ImageInfo.
-type imageResolverFunc func(ctx context.Context, ref string) (cri.ImageInfo, error)
-
-// ResolveImage calls f.
-func (f imageResolverFunc) ResolveImage(ctx context.Context, ref string) (cri.ImageInfo, error) {
-	return f(ctx, ref)
+func (c containerImages) RemoveRootfs(ctx context.Context, key string) error {
+	return c.svc.RemoveRootfs(ctx, key)
 }

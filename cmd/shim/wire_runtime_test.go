@@ -3,43 +3,26 @@ package main
 import (
 	"context"
 	"errors"
-	"reflect"
+	"io"
+	"log/slog"
+	"path/filepath"
 	"testing"
+
+	"github.com/crishim/crishim/images"
+	"github.com/crishim/crishim/internal/errdefs"
 )
 
-// imagesMount stands for images.Mount: a distinct type with runtime.Mount's fields.
-type imagesMount struct {
-	Type    string
-	Source  string
-	Options []string
-}
-
-type fakeRootfsSource struct{ removed string }
-
-func (f *fakeRootfsSource) PrepareRootfs(ctx context.Context, key, imageID string) (imagesMount, error) {
-	if imageID == "" {
-		return imagesMount{}, errors.New("no image")
+func TestContainerImagesNotFound(t *testing.T) {
+	svc, err := images.New(images.DefaultConfig(), filepath.Join(t.TempDir(), "images"), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return imagesMount{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/l/" + imageID}}, nil
-}
-
-func (f *fakeRootfsSource) RemoveRootfs(ctx context.Context, key string) error {
-	f.removed = key
-	return nil
-}
-
-func TestRootfsAdapter(t *testing.T) {
-	src := &fakeRootfsSource{}
-	a := rootfsAdapter[imagesMount]{src: src}
-	m, err := a.PrepareRootfs(context.Background(), "c1", "img")
-	if err != nil || m.Type != "overlay" || !reflect.DeepEqual(m.Options, []string{"lowerdir=/l/img"}) {
-		t.Errorf("PrepareRootfs = %+v, %v", m, err)
+	ci := containerImages{svc}
+	if _, err := ci.ResolveImage(context.Background(), "busybox:1.36"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("ResolveImage of a missing image = %v, want ErrNotFound", err)
 	}
-	if _, err := a.PrepareRootfs(context.Background(), "c1", ""); err == nil {
-		t.Error("error not passed through")
-	}
-	if err := a.RemoveRootfs(context.Background(), "c1"); err != nil || src.removed != "c1" {
-		t.Errorf("RemoveRootfs: %v, removed %q", err, src.removed)
+	if _, err := ci.PrepareRootfs(context.Background(), "c1", "sha256:0123"); err == nil {
+		t.Error("PrepareRootfs of a missing image succeeded")
 	}
 }
 
