@@ -18,6 +18,7 @@ type ContainerRuntime interface {
 	Status(id string) (runtime.Status, error)
 	List() []runtime.Status
 	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (stdout, stderr []byte, exitCode int32, err error)
+	ReopenLog(ctx context.Context, id string) error
 }
 
 // SandboxLookup finds a pod sandbox by its full id. *sandbox.Manager satisfies it.

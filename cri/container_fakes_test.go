@@ -28,6 +28,7 @@ type fakeRuntime struct {
 	execErr  error
 	execArgs []string
 	nextID   int
+	reopened []string
 }
 
 func newFakeRuntime() *fakeRuntime {
@@ -120,6 +121,13 @@ func (f *fakeRuntime) ExecSync(ctx context.Context, id string, cmd []string, tim
 	defer f.mu.Unlock()
 	f.execArgs = append([]string{timeout.String()}, cmd...)
 	return []byte(f.execOut), nil, f.execCode, f.execErr
+}
+
+func (f *fakeRuntime) ReopenLog(ctx context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reopened = append(f.reopened, id)
+	return nil
 }
 
 type fakeSandboxes map[string]sandbox.Sandbox

@@ -259,3 +259,21 @@ func TestContainerRPCsWithoutRuntime(t *testing.T) {
 	_, err = rc.ListContainers(context.Background(), &runtimeapi.ListContainersRequest{})
 	wantCode(t, "list without runtime", err, codes.Unimplemented, "")
 }
+
+func TestReopenContainerLog(t *testing.T) {
+	rc, rt := containerServer(t)
+	ctx := context.Background()
+	resp, err := rc.CreateContainer(ctx, createReq("pod1", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.ContainerId
+	_, err = rc.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: id})
+	wantCode(t, "reopen of a created container", err, codes.FailedPrecondition, id)
+	_, err = rc.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: "nope"})
+	wantCode(t, "reopen of an unknown container", err, codes.NotFound, "nope")
+	rt.set(id, func(s *runtime.Status) { s.State = runtime.StateRunning })
+	if _, err := rc.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: id}); err != nil || len(rt.reopened) != 1 {
+		t.Errorf("reopen of a running container: %v, runtime calls %v", err, rt.reopened)
+	}
+}

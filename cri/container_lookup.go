@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/crishim/crishim/internal/errdefs"
 	"github.com/crishim/crishim/runtime"
@@ -61,4 +63,11 @@ func (s *Server) imageRef(ctx context.Context, img runtime.Image, cache map[stri
 		cache[img.ID] = ref
 	}
 	return ref
+}
+
+// seconds converts a CRI timeout in seconds to a Duration: negative is 0, and values too
+// large for a Duration are capped rather than overflowing into a negative one.
+func seconds(s int64) time.Duration {
+	const maxSeconds = int64(math.MaxInt64 / int64(time.Second))
+	return time.Duration(min(max(s, 0), maxSeconds)) * time.Second
 }

@@ -2,9 +2,11 @@ package cri
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"syscall"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -153,5 +155,26 @@ func TestResources(t *testing.T) {
 	back := resourcesToCRI(r).GetLinux()
 	if !proto.Equal(back, in) {
 		t.Errorf("round trip:\n%v\n%v", back, in)
+	}
+}
+
+func TestSecondsAndDisplayRef(t *testing.T) {
+	for in, want := range map[int64]time.Duration{-5: 0, 0: 0, 7: 7 * time.Second, math.MaxInt64: time.Duration(math.MaxInt64/int64(time.Second)) * time.Second} {
+		if got := seconds(in); got != want || got < 0 {
+			t.Errorf("seconds(%d) = %v, want %v", in, got, want)
+		}
+	}
+	img := ImageInfo{ID: busyboxID, RepoTags: []string{"docker.io/library/busybox:1.36"}}
+	for ref, want := range map[string]string{
+		"busybox:1.36":  "busybox:1.36",
+		busyboxID:       "docker.io/library/busybox:1.36",
+		busyboxID[7:19]: "docker.io/library/busybox:1.36",
+	} {
+		if got := displayRef(ref, img); got != want {
+			t.Errorf("displayRef(%q) = %q, want %q", ref, got, want)
+		}
+	}
+	if got := displayRef(busyboxID, ImageInfo{ID: busyboxID}); got != busyboxID {
+		t.Errorf("untagged image by id: %q", got)
 	}
 }

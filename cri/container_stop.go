@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -26,7 +25,7 @@ func (s *Server) StopContainer(ctx context.Context, req *runtimeapi.StopContaine
 	if err != nil {
 		return nil, err
 	}
-	timeout := time.Duration(max(req.GetTimeout(), 0)) * time.Second
+	timeout := seconds(req.GetTimeout())
 	if err := rt.Stop(ctx, st.ID, timeout); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 		return nil, fmt.Errorf("stop container %q: %w", st.ID, err)
 	}

@@ -3,7 +3,6 @@ package cri
 import (
 	"context"
 	"fmt"
-	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -32,7 +31,7 @@ func (s *Server) ExecSync(ctx context.Context, req *runtimeapi.ExecSyncRequest) 
 	if st.State != runtime.StateRunning {
 		return nil, fmt.Errorf("exec in container %q: container is not running (state %s): %w", st.ID, st.State, errdefs.ErrFailedPrecondition)
 	}
-	timeout := time.Duration(req.GetTimeout()) * time.Second
+	timeout := seconds(req.GetTimeout())
 	stdout, stderr, code, err := rt.ExecSync(ctx, st.ID, req.GetCmd(), timeout)
 	if err != nil {
 		return nil, fmt.Errorf("exec %q in container %q: %w", req.GetCmd()[0], st.ID, err)
