@@ -27,7 +27,7 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 	}
 	pod, err := s.opts.PodLookup.Get(req.GetPodSandboxId())
 	if err != nil {
-		return nil, fmt.Errorf("create container %q: pod sandbox %q: %w", req.GetConfig().GetMetadata().GetName(), req.GetPodSandboxId(), err)
+		return nil, fmt.Errorf("create container %q: %w", req.GetConfig().GetMetadata().GetName(), err)
 	}
 	if pod.State != sandbox.StateReady {
 		return nil, fmt.Errorf("create container %q: pod sandbox %q is not ready: %w", req.GetConfig().GetMetadata().GetName(), pod.ID, errdefs.ErrFailedPrecondition)
@@ -55,6 +55,15 @@ func validateCreateContainer(req *runtimeapi.CreateContainerRequest) error {
 		return fmt.Errorf("config.metadata.name: required: %w", errdefs.ErrInvalidArgument)
 	case req.GetConfig().GetImage().GetImage() == "":
 		return fmt.Errorf("config.image.image: required: %w", errdefs.ErrInvalidArgument)
+	}
+	return validName("config.metadata.name", req.GetConfig().GetMetadata().GetName())
+}
+
+// validName rejects names that cannot be a file name component or a log field: longer than
+// 253 bytes, or with '/', spaces or control characters (Kubernetes names are far stricter).
+func validName(field, name string) error {
+	if len(name) > 253 || strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("%s %q: must be at most 253 bytes without '/', spaces or control characters: %w", field, name, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
