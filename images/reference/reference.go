@@ -74,7 +74,9 @@ func (r Ref) String() string {
 func (r Ref) IsDigest() bool { return r.Digest != "" }
 
 // WithDigest returns the digest reference of the same repository.
-func (r Ref) WithDigest(d string) Ref { return Ref{Registry: r.Registry, Repository: r.Repository, Digest: d} }
+func (r Ref) WithDigest(d string) Ref {
+	return Ref{Registry: r.Registry, Repository: r.Repository, Digest: d}
+}
 
 // OnRegistry returns a go-containerregistry reference to the same repository and tag or
 // digest on another registry host (a mirror); insecure allows plain HTTP.
