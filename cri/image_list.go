@@ -6,9 +6,6 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// streamBatch is how many images one StreamImages message carries.
-const streamBatch = 100
-
 // ListImages lists every image, or the image the filter's reference resolves to.
 func (s *Server) ListImages(ctx context.Context, req *runtimeapi.ListImagesRequest) (*runtimeapi.ListImagesResponse, error) {
 	if s.opts.Images == nil {

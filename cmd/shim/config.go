@@ -13,6 +13,7 @@ import (
 
 	"github.com/crishim/crishim/cni"
 	"github.com/crishim/crishim/images"
+	"github.com/crishim/crishim/runtime"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -33,6 +34,10 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format" comment:"text or json."`
 
+	// Runtime configures the container runtime (libcontainer, monitors, logs).
+	Runtime runtime.Config `toml:"runtime"`
+	// Images configures registries, mirrors and pulls.
+	Images images.Config `toml:"images"`
 	// CNI configures the pod network.
 	CNI cni.Config `toml:"cni"`
 	// Streaming configures the exec/attach/port-forward HTTP server.
@@ -41,8 +46,6 @@ type Config struct {
 	Metrics MetricsConfig `toml:"metrics"`
 	// Sandbox configures pod sandboxes.
 	Sandbox sandbox.Config `toml:"sandbox"`
-	// Images configures pulls, registries and mirrors.
-	Images images.Config `toml:"images"`
 }
 
 // StreamingConfig configures the streaming server used by Exec, Attach and PortForward.
@@ -69,10 +72,11 @@ func DefaultConfig() Config {
 		Socket:    "/run/crishim/crishim.sock",
 		LogLevel:  "info",
 		LogFormat: "text",
+		Runtime:   runtime.DefaultConfig(),
+		Images:    images.DefaultConfig(),
 		CNI:       cni.DefaultConfig(),
 		Streaming: StreamingConfig{Address: "127.0.0.1:0"},
 		Sandbox:   sandbox.DefaultConfig(),
-		Images:    images.DefaultConfig(),
 	}
 }
 
@@ -89,6 +93,12 @@ func (c Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format: must be text or json, got %q", c.LogFormat)
 	}
+	if err := c.Runtime.Validate(); err != nil {
+		return err
+	}
+	if err := c.Images.Validate(); err != nil {
+		return err
+	}
 	if err := c.CNI.Validate(); err != nil {
 		return err
 	}
@@ -96,9 +106,6 @@ func (c Config) Validate() error {
 		return errors.New("streaming: tls_cert_file and tls_key_file must be set together")
 	}
 	if err := c.Sandbox.Validate(); err != nil {
-		return err
-	}
-	if err := c.Images.Validate(); err != nil {
 		return err
 	}
 	return nil

@@ -62,22 +62,30 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
-	imgs, err := images.New(cfg.Images, imagesRoot(cfg), log.With("component", "images"))
+	imgSvc, err := images.New(cfg.Images, imagesRoot(cfg), log.With("component", "images"))
 	if err != nil {
-		return fmt.Errorf("image store: %w", err)
+		return fmt.Errorf("images: %w", err)
 	}
-	sandboxes, err := newSandboxes(ctx, cfg, network, log)
+	imgs := containerImages{imgSvc}
+	ctrs, err := newContainerRuntime(cfg, imgs, log)
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	defer ctrs.Close()
+	sandboxes, err := newSandboxes(ctx, cfg, network, ctrs, log)
 	if err != nil {
 		return err
 	}
 	defer sandboxes.Close()
 	srv := cri.NewServer(cri.Options{
-		Log:       log,
-		Network:   network,
-		Sandboxes: sandboxes,
-		Images:    imgs,
-		Version:   buildVersion(),
-		Info:      map[string]any{"config": cfg},
+		Log:           log,
+		Network:       network,
+		Sandboxes:     sandboxes,
+		Containers:    ctrs,
+		Images:        imgSvc,
+		ImageResolver: imgs,
+		Version:       buildVersion(),
+		Info:          map[string]any{"config": cfg},
 	})
 	g := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),
