@@ -52,6 +52,7 @@ type Service struct {
 	blobs  flight.Group[struct{}]
 	layers flight.Group[struct{}]
 
+	follow    followers   // pulls waiting on shared work, see progress.go
 	gcPending atomic.Bool // a collection was skipped because the store was busy
 
 	tmu        sync.Mutex
