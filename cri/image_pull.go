@@ -2,8 +2,11 @@ package cri
 
 import (
 	"context"
+	"fmt"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crishim/crishim/internal/errdefs"
 )
 
 // PullImage pulls the image for the host platform and returns its ID as image_ref.
@@ -15,10 +18,27 @@ func (s *Server) PullImage(ctx context.Context, req *runtimeapi.PullImageRequest
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkImageHandler(req.GetImage().GetRuntimeHandler()); err != nil {
+		return nil, err
+	}
 	img, err := s.opts.Images.Pull(ctx, ref, criAuth(req.GetAuth()))
 	if err != nil {
 		return nil, err
 	}
 	s.logger(ctx).Info("image pulled", "image", ref, "id", img.ID)
 	return &runtimeapi.PullImageResponse{ImageRef: img.ID}, nil
+}
+
+// checkImageHandler rejects a runtime handler the daemon does not know (images are shared by
+// every handler, so a known one changes nothing).
+func (s *Server) checkImageHandler(name string) error {
+	if name == "" {
+		return nil
+	}
+	for _, h := range s.runtimeHandlers() {
+		if h.Name == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("image.runtime_handler %q: unknown runtime handler: %w", name, errdefs.ErrInvalidArgument)
 }

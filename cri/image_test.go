@@ -118,6 +118,10 @@ func TestImageRPCErrors(t *testing.T) {
 	if _, err := s.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec("registry.test/nope:1")}); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("missing image: %v", err)
 	}
+	bad := &runtimeapi.ImageSpec{Image: "registry.test/app:1", RuntimeHandler: "no-such-handler"}
+	if _, err := s.PullImage(ctx, &runtimeapi.PullImageRequest{Image: bad}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("unknown runtime handler: %v", err)
+	}
 	if _, err := s.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("status without image: %v", err)
 	}
