@@ -86,7 +86,7 @@ func TestKillMidPull(t *testing.T) {
 
 	tr.setHook(nil)
 	s := newService(t, root, tr)
-	for _, d := range []string{"ingest", "staging", "records", "chains", "snapshots", "blobs/sha256"} {
+	for _, d := range []string{"ingest", "staging", "records", "chains", "snapshots", "usage", "blobs/sha256"} {
 		if ents, _ := os.ReadDir(filepath.Join(root, d)); len(ents) != 0 {
 			t.Errorf("%s not cleaned after the crash: %v", d, ents)
 		}

@@ -75,7 +75,7 @@ func TestPullResolveRemove(t *testing.T) {
 	if l := s2.List(); len(l) != 0 {
 		t.Fatalf("after remove: %+v", l)
 	}
-	for _, d := range []string{"blobs/sha256", "snapshots", "chains", "records"} {
+	for _, d := range []string{"blobs/sha256", "snapshots", "usage", "chains", "records"} {
 		if ents, _ := os.ReadDir(filepath.Join(root, d)); len(ents) != 0 {
 			t.Errorf("%s not collected: %v", d, ents)
 		}
