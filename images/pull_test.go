@@ -317,3 +317,32 @@ func TestPullSharedSlowBlob(t *testing.T) {
 		t.Fatalf("shared blob downloaded %d times", n)
 	}
 }
+
+// TestPullSharedLayers: a second image sharing its first 4 layers with a pulled one fetches
+// and applies only its fifth.
+func TestPullSharedLayers(t *testing.T) {
+	tr := newRegistry(t)
+	var base []v1.Layer
+	for i := 0; i < 4; i++ {
+		base = append(base, mkLayer(t, compression.GZip, tent{name: fmt.Sprintf("l%d", i), body: "x"}))
+	}
+	a5 := mkLayer(t, compression.GZip, tent{name: "a", body: "a"})
+	b5 := mkLayer(t, compression.GZip, tent{name: "b", body: "b"})
+	tr.push(t, "a:1", mkImage(t, "amd64", v1.Config{}, append(append([]v1.Layer{}, base...), a5)...))
+	tr.push(t, "b:1", mkImage(t, "amd64", v1.Config{}, append(append([]v1.Layer{}, base...), b5)...))
+	root := t.TempDir()
+	s := newService(t, root, tr)
+	for _, ref := range []string{"registry.test/a:1", "registry.test/b:1"} {
+		if _, err := s.Pull(context.Background(), ref, Auth{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range append(base, a5, b5) {
+		if n := tr.blobGets(digestOf(t, l)); n != 1 {
+			t.Errorf("layer %s fetched %d times", digestOf(t, l), n)
+		}
+	}
+	if chains, _ := os.ReadDir(filepath.Join(root, "chains")); len(chains) != 6 {
+		t.Errorf("%d snapshots, want 6 (4 shared + 2)", len(chains))
+	}
+}
