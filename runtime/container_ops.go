@@ -25,12 +25,13 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if st != StateCreated {
 		return fmt.Errorf("container %q is %s, not CREATED: %w", id, st, errdefs.ErrFailedPrecondition)
 	}
-	if _, err := m.call(ctx, c.rec.Spec.PodID, monRequest{Op: opStart, ID: id}); err != nil {
+	resp, err := m.call(ctx, c.rec.Spec.PodID, monRequest{Op: opStart, ID: id})
+	if err != nil {
 		return fmt.Errorf("start container %q: %w", id, err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.rec.StartedAt = time.Now()
+	c.rec.StartedAt = resp.StartedAt
 	if err := c.save(); err != nil {
 		return fmt.Errorf("record start of container %q: %w", id, err)
 	}
@@ -94,7 +95,7 @@ func (m *Manager) signalWait(ctx context.Context, c *container, pod string, sig 
 	if resp.Exit != nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.rec.Exit = resp.Exit
+		c.setExit(resp.Exit)
 		return c.save()
 	}
 	return nil

@@ -42,6 +42,8 @@ type monCtr struct {
 	pumps      sync.WaitGroup
 	privatePID bool
 	done       chan struct{} // closed once exit is recorded
+	startMu    sync.Mutex
+	startedAt  time.Time
 	exit       exitRecord
 	delOnce    sync.Once
 }

@@ -51,7 +51,7 @@ func (mc *monCtr) waitExit(m *monitor) {
 		}
 		<-drained
 	}
-	rec := exitRecord{Code: code, FinishedAt: finished, Reason: ReasonCompleted}
+	rec := exitRecord{Code: code, FinishedAt: finished, Reason: ReasonCompleted, StartedAt: mc.started()}
 	if code != 0 {
 		rec.Reason = ReasonError
 	}
@@ -109,14 +109,26 @@ func (mc *monCtr) exited() bool {
 	}
 }
 
+func (mc *monCtr) started() time.Time {
+	mc.startMu.Lock()
+	defer mc.startMu.Unlock()
+	return mc.startedAt
+}
+
 func (mc *monCtr) start() monResponse {
+	mc.startMu.Lock()
+	mc.startedAt = time.Now()
+	mc.startMu.Unlock()
 	if err := mc.c.Exec(); err != nil {
+		mc.startMu.Lock()
+		mc.startedAt = time.Time{}
+		mc.startMu.Unlock()
 		if mc.exited() {
 			return errResponse(fmt.Errorf("container %q exited before start: %w", mc.id, errdefs.ErrFailedPrecondition))
 		}
 		return errResponse(fmt.Errorf("start container %q: %w", mc.id, err))
 	}
-	return monResponse{}
+	return monResponse{StartedAt: mc.started()}
 }
 
 func (mc *monCtr) kill(sig int) monResponse {
@@ -150,14 +162,14 @@ func (mc *monCtr) wait(timeout time.Duration, gone <-chan struct{}) monResponse 
 
 func (mc *monCtr) state() monResponse {
 	if mc.exited() {
-		return monResponse{Status: "stopped", Exit: &mc.exit}
+		return monResponse{Status: "stopped", Exit: &mc.exit, StartedAt: mc.started()}
 	}
 	pid, _ := mc.p.Pid()
 	st, err := mc.c.Status()
 	if err != nil {
-		return monResponse{Pid: pid, Status: "unknown"}
+		return monResponse{Pid: pid, Status: "unknown", StartedAt: mc.started()}
 	}
-	return monResponse{Pid: pid, Status: st.String()}
+	return monResponse{Pid: pid, Status: st.String(), StartedAt: mc.started()}
 }
 
 // delete kills the container if needed, waits for its exit and removes its libcontainer

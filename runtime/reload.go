@@ -60,11 +60,12 @@ func (m *Manager) reconnect(ctx context.Context, c *container) {
 	defer c.mu.Unlock()
 	changed := false
 	if resp.Exit != nil {
-		c.rec.Exit, changed = resp.Exit, true
+		c.setExit(resp.Exit)
+		changed = true
 	}
-	if c.rec.StartedAt.IsZero() && (resp.Status == "running" || resp.Status == "stopped" && resp.Exit != nil) {
+	if c.rec.StartedAt.IsZero() && !resp.StartedAt.IsZero() {
 		// Started just before the previous daemon died, before it recorded the start.
-		c.rec.StartedAt, changed = time.Now(), true
+		c.rec.StartedAt, changed = resp.StartedAt, true
 	}
 	if changed {
 		_ = c.save()
