@@ -24,6 +24,9 @@ import (
 // waitExit reaps the init, drains the output, records the exit (exit.json) and frees the
 // container's cgroup.
 func (mc *monCtr) waitExit(m *monitor) {
+	if pid, err := mc.p.Pid(); err == nil {
+		waitExitable(pid)
+	}
 	ps, _ := mc.p.Wait()
 	finished := time.Now()
 	code := int32(255)
@@ -256,4 +259,25 @@ func newLCProcess(p *specs.Process) (*libcontainer.Process, error) {
 		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
 	}
 	return lp, nil
+}
+
+// waitExitable blocks until the child pid has exited (not reaping it) through a pidfd in the
+// Go netpoller, so a waiting container costs a goroutine instead of an OS thread blocked
+// in wait4. Any failure returns at once (the caller's Wait then blocks as usual).
+func waitExitable(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		return err != nil || info.Signo != 0 // zeroed while not yet waitable
+	})
 }

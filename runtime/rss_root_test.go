@@ -29,15 +29,21 @@ func rssKiB(pid int) int {
 func TestMonitorRSS(t *testing.T) {
 	needRoot(t)
 	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
+	if v := os.Getenv("CRISHIM_TEST_MONITOR_MEMLIMIT"); v != "" {
+		m.cfg.MonitorMemoryLimit = v
+	}
+	if bin := os.Getenv("CRISHIM_TEST_MONITOR"); bin != "" {
+		m.exe = bin // e.g. a build of cmd/crishim-monitor
+	}
 	pod := newTestPod(t)
 	startSleeper(t, m, pod, nil)
 	pid := monitorPid(t, m, pod.id)
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	one := rssKiB(pid)
 	for i := 0; i < 4; i++ {
 		startSleeper(t, m, pod, nil)
 	}
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond) // the monitor trims its heap 1 s after the last create
 	five := rssKiB(pid)
 	t.Logf("monitor RSS: 1 container %d KiB, 5 containers %d KiB (%s)", one, five, smapsRollup(pid))
 	if one <= 0 || five <= 0 {
@@ -53,6 +59,12 @@ func smapsRollup(pid int) string {
 			if strings.HasPrefix(l, k) {
 				keep = append(keep, strings.Join(strings.Fields(l), " "))
 			}
+		}
+	}
+	st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(st), "\n") {
+		if strings.HasPrefix(l, "Threads:") {
+			keep = append(keep, strings.Join(strings.Fields(l), " "))
 		}
 	}
 	return strings.Join(keep, ", ")
