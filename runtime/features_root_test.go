@@ -193,3 +193,35 @@ func dirsOnly(e []os.DirEntry) []string {
 	}
 	return out
 }
+
+func TestUpdateResourcesAndStats(t *testing.T) {
+	needRoot(t)
+	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
+	pod := newTestPod(t)
+	a := startSleeper(t, m, pod, func(s *ContainerSpec) { s.Resources.MemoryLimitInBytes = 64 << 20 })
+	ctx := context.Background()
+	if err := m.UpdateResources(ctx, a.ID, Resources{MemoryLimitInBytes: 96 << 20, CPUShares: 512}); err != nil {
+		t.Fatal(err)
+	}
+	var limit string
+	for _, mp := range cgroupMounts() {
+		for _, f := range []string{"memory.limit_in_bytes", "memory.max"} {
+			if b, err := os.ReadFile(filepath.Join(mp, pod.cgroup, a.ID, f)); err == nil {
+				limit = strings.TrimSpace(string(b))
+			}
+		}
+	}
+	if limit != fmt.Sprint(96<<20) {
+		t.Errorf("memory limit in the cgroup = %q", limit)
+	}
+	if st, _ := m.Status(a.ID); st.Resources.MemoryLimitInBytes != 96<<20 || st.Resources.CPUShares != 512 {
+		t.Errorf("status resources %+v", st.Resources)
+	}
+	if err := m.UpdateResources(ctx, a.ID, Resources{MemoryLimitInBytes: -5}); !isKind(err, errInvalidMon) {
+		t.Errorf("negative memory: %v", err)
+	}
+	s, err := m.Stats(ctx, a.ID)
+	if err != nil || s.MemoryUsage == 0 || s.CPUUsageNanos == 0 || s.Pids != 1 {
+		t.Errorf("stats %+v %v", s, err)
+	}
+}
