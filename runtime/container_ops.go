@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 
@@ -152,16 +153,24 @@ func (m *Manager) remove(ctx context.Context, c *container) error {
 			destroyOrphan(m.lcRoot, c.id)
 		}
 	}
-	if err := unmountRootfs(c.dir + "/rootfs"); err != nil {
-		return fmt.Errorf("unmount rootfs of container %q: %w", c.id, err)
+	if err := unmountAll(c.dir); err != nil {
+		return fmt.Errorf("container %q: %w", c.id, err)
 	}
 	if pod != "" {
-		if err := m.rootfs.RemoveRootfs(ctx, c.id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			return fmt.Errorf("remove rootfs of container %q: %w", c.id, err)
+		keys := []string{c.id}
+		for i, mt := range c.rec.Spec.Mounts {
+			if mt.ImageID != "" {
+				keys = append(keys, volumeKey(c.id, i))
+			}
+		}
+		for _, k := range keys {
+			if err := m.rootfs.RemoveRootfs(ctx, k); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				return fmt.Errorf("remove rootfs %q of container %q: %w", k, c.id, err)
+			}
 		}
 	}
-	if err := removeCtrDir(c.dir); err != nil {
-		return err
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove container %q: %w", c.id, err)
 	}
 	m.forget(c)
 	return nil

@@ -225,3 +225,28 @@ func TestUpdateResourcesAndStats(t *testing.T) {
 		t.Errorf("stats %+v %v", s, err)
 	}
 }
+
+func TestImageVolume(t *testing.T) {
+	needRoot(t)
+	rootfs := newTestRootfs(t)
+	m := newTestManager(t, rootfs, t.TempDir(), t.TempDir())
+	pod := newTestPod(t)
+	a := startSleeper(t, m, pod, func(s *ContainerSpec) {
+		s.Mounts = []ContainerMount{{Destination: "/img", ImageID: "sha256:vol", ImageRef: "busybox:vol"}}
+	})
+	if got := execOut(t, m, a.ID, "ls", "/img/bin/busybox"); got != "/img/bin/busybox" {
+		t.Errorf("image volume content: %q", got)
+	}
+	if _, _, code, _ := m.ExecSync(context.Background(), a.ID, []string{"touch", "/img/x"}, 5*time.Second); code == 0 {
+		t.Errorf("image volume is writable")
+	}
+	if rootfs.count() != 2 {
+		t.Errorf("%d rootfs prepared, want 2", rootfs.count())
+	}
+	if err := m.Remove(context.Background(), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if rootfs.count() != 0 {
+		t.Errorf("%d rootfs left", rootfs.count())
+	}
+}
