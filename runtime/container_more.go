@@ -32,4 +32,3 @@ func (m *Manager) ReopenLog(ctx context.Context, id string) error {
 	}
 	return nil
 }
-
