@@ -83,6 +83,8 @@ func (m *Manager) signalWait(ctx context.Context, c *container, pod string, sig 
 	resp, err := m.call(ctx, pod, monRequest{Op: opKill, ID: c.id, Signal: int(sig)})
 	if err != nil {
 		if isNotFound(err) || isUnavailable(err) {
+			// The monitor died (or was replaced): kill the orphan directly.
+			destroyOrphan(m.lcRoot, c.id)
 			return m.monitorLost(c)
 		}
 		return fmt.Errorf("signal container %q: %w", c.id, err)
