@@ -247,6 +247,23 @@ func newTestManager(t *testing.T, rootfs Rootfs, root, state string) *Manager {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() {
+		// Even after a failure: no container, mount or monitor may outlive the test.
+		pods := map[string]bool{}
+		for _, s := range m.List() {
+			pods[s.PodID] = true
+		}
+		m.mu.Lock()
+		for p := range m.monitors {
+			pods[p] = true
+		}
+		m.mu.Unlock()
+		for p := range pods {
+			if err := m.RemovePodContainers(context.Background(), p); err != nil {
+				t.Errorf("cleanup of pod %s: %v", p, err)
+			}
+		}
+	})
 	return m
 }
 
