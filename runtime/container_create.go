@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
@@ -216,12 +217,22 @@ func removeCtrDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// unmountAll unmounts and removes the rootfs and image volume mount points of a container.
+// unmountAll unmounts and removes the rootfs and image volume mount points of a container,
+// then checks the mount table: nothing may stay mounted below dir.
 func unmountAll(dir string) error {
 	vols, _ := filepath.Glob(filepath.Join(dir, "vol-*"))
 	for _, mp := range append(vols, filepath.Join(dir, "rootfs")) {
 		if err := unmountRootfs(mp); err != nil {
 			return fmt.Errorf("%s still mounted, directory kept: %w", mp, err)
+		}
+	}
+	left, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return fmt.Errorf("read mount table: %w", err)
+	}
+	for _, mi := range left {
+		if err := unix.Unmount(mi.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("%s still mounted, directory kept: %w", mi.Mountpoint, err)
 		}
 	}
 	return nil

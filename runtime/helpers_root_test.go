@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
@@ -262,6 +263,9 @@ func newTestManager(t *testing.T, rootfs Rootfs, root, state string) *Manager {
 			if err := m.RemovePodContainers(context.Background(), p); err != nil {
 				t.Errorf("cleanup of pod %s: %v", p, err)
 			}
+		}
+		if left, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(root)); len(left) > 0 {
+			t.Errorf("mounts left under %s: %v", root, left[0].Mountpoint)
 		}
 	})
 	return m
