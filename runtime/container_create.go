@@ -89,7 +89,7 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 			undo.run()
 		}
 	}()
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+	if err := os.MkdirAll(c.dir, 0o711); err != nil {
 		return Status{}, err
 	}
 	if err := c.save(); err != nil {
@@ -109,6 +109,9 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 	spec, err := buildSpec(in)
 	if err != nil {
 		return Status{}, err
+	}
+	if err := prepareMountpoints(rootfs, spec.Mounts); err != nil {
+		return Status{}, fmt.Errorf("container %q: %w", cs.ID, err)
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {

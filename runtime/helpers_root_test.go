@@ -143,6 +143,7 @@ type testPod struct {
 	id, dir, cgroup   string
 	net, ipc, uts     string
 	hosts, resolv, hn string
+	userns            string // pinned user namespace ("" = the host's)
 }
 
 // newTestPod pins new net, ipc and uts namespaces (from a throwaway locked thread).

@@ -64,6 +64,13 @@ func New(cfg Config, rootDir, stateDir string, rootfs Rootfs, log *slog.Logger) 
 			return nil, err
 		}
 	}
+	// The root of a user-namespaced container (an unprivileged host uid) must be able to
+	// reach its rootfs: the directories above it are searchable (not readable) by all.
+	for _, d := range []string{rootDir, m.ctrsDir()} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			return nil, err
+		}
+	}
 	if err := m.reload(context.Background()); err != nil {
 		return nil, err
 	}
