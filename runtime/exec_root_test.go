@@ -3,12 +3,12 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"io"
-	"sync"
 	"fmt"
+	"io"
 	"os"
 	goruntime "runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
