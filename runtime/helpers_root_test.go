@@ -245,7 +245,10 @@ func (p *testPod) spec(name string, args ...string) ContainerSpec {
 func newTestManager(t *testing.T, rootfs Rootfs, root, state string) *Manager {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m, err := New(DefaultConfig(), root, state, rootfs, log)
+	cfg := DefaultConfig()
+	self, _ := os.Executable()
+	cfg.MonitorPath = self // this test binary serves "monitor" (see main_test.go)
+	m, err := New(cfg, root, state, rootfs, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
