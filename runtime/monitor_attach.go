@@ -33,6 +33,7 @@ type attachTee struct {
 	stream byte
 }
 
+// Write sends p to every attach session without blocking.
 func (t attachTee) Write(p []byte) (int, error) {
 	t.mc.attachMu.Lock()
 	defer t.mc.attachMu.Unlock()
