@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -63,36 +62,5 @@ func TestAttach(t *testing.T) {
 	}
 	if err := m.Attach(ctx, two.ID, AttachOptions{}); !isKind(err, errInvalidMon) && err == nil {
 		t.Errorf("attach to an exited container succeeded")
-	}
-}
-
-func TestAttachTTY(t *testing.T) {
-	needRoot(t)
-	ctx := context.Background()
-	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
-	st := startSleeper(t, m, newTestPod(t), func(s *ContainerSpec) {
-		s.Command, s.TTY, s.Stdin = []string{"sh"}, true, true
-	})
-	sizes := make(chan TermSize, 1)
-	sizes <- TermSize{Width: 77, Height: 22}
-	pr, pw := io.Pipe()
-	var out bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		done <- m.Attach(ctx, st.ID, AttachOptions{Stdin: pr, Stdout: &syncBuffer{b: &out}, TTY: true, Resize: sizes})
-	}()
-	time.Sleep(300 * time.Millisecond) // attached and resized
-	_, _ = pw.Write([]byte("stty size; exit 5\n"))
-	select {
-	case err := <-done:
-		if err != nil || !strings.Contains(out.String(), "22 77") {
-			t.Fatalf("tty attach: %v, out %q", err, out.String())
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("tty attach did not end")
-	}
-	pw.Close()
-	if ex := waitExit(t, m, st.ID, 5*time.Second); ex.ExitCode != 5 {
-		t.Fatalf("exit %d", ex.ExitCode)
 	}
 }
