@@ -70,7 +70,7 @@ func (m *Manager) monitorCreate(ctx context.Context, c *container, undo *cleanup
 	defer cancel()
 	resp, err := callMonitor(cctx, pm.sock, monRequest{
 		Op: opCreate, ID: c.id, Bundle: c.dir, LogPath: cs.LogPath,
-		LineMax: m.cfg.LogLineMaxBytes, Stdin: cs.Stdin, StdinOnce: cs.StdinOnce,
+		LineMax: m.cfg.LogLineMaxBytes, Stdin: cs.Stdin,
 	})
 	if err != nil {
 		// A create cancelled half-way may still have happened: delete it either way.

@@ -172,22 +172,7 @@ func resizeLoop(ctx context.Context, pty *os.File, sizes <-chan TermSize) {
 			if !ok {
 				return
 			}
-			_ = setWinsize(pty, sz.Width, sz.Height)
+			_ = unix.IoctlSetWinsize(int(pty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: sz.Height, Col: sz.Width})
 		}
 	}
-}
-
-// setWinsize sets a pty's size; safe against a concurrent Close of the file.
-func setWinsize(pty *os.File, w, h uint16) error {
-	rc, err := pty.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var ioErr error
-	if err := rc.Control(func(fd uintptr) {
-		ioErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: h, Col: w})
-	}); err != nil {
-		return err
-	}
-	return ioErr
 }

@@ -3,12 +3,12 @@ package runtime
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
+	"sync"
+	"fmt"
 	"os"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
