@@ -1,10 +1,7 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"sync"
 	"fmt"
 	"os"
 	goruntime "runtime"
@@ -142,49 +139,4 @@ func TestStopSignalAndTimeout(t *testing.T) {
 		t.Fatalf("pid %d alive after remove", c.Pid)
 	}
 	_ = fmt.Sprint()
-}
-
-func TestExecInteractive(t *testing.T) {
-	needRoot(t)
-	ctx := context.Background()
-	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
-	st := startSleeper(t, m, newTestPod(t), nil)
-
-	var out, errb bytes.Buffer
-	code, err := m.Exec(ctx, st.ID, ExecOptions{
-		Cmd: []string{"sh", "-c", "cat; echo bye >&2; exit 4"}, Stdin: strings.NewReader("from stdin\n"),
-		Stdout: &out, Stderr: &errb,
-	})
-	if err != nil || code != 4 || out.String() != "from stdin\n" || errb.String() != "bye\n" {
-		t.Fatalf("exec: code %d err %v out %q stderr %q", code, err, out.String(), errb.String())
-	}
-
-	out.Reset()
-	sizes := make(chan TermSize, 1)
-	sizes <- TermSize{Width: 123, Height: 45}
-	pr, pw := io.Pipe()
-	go func() {
-		time.Sleep(200 * time.Millisecond) // let the resize land before stty runs
-		_, _ = pw.Write([]byte("tty; stty size; exit 3\n"))
-	}()
-	code, err = m.Exec(ctx, st.ID, ExecOptions{Cmd: []string{"sh"}, TTY: true, Stdin: pr, Stdout: &syncBuffer{b: &out}, Resize: sizes})
-	pw.Close()
-	if err != nil || code != 3 || !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "45 123") {
-		t.Fatalf("tty exec: code %d err %v out %q", code, err, out.String())
-	}
-	if _, err := m.Exec(ctx, st.ID, ExecOptions{}); !isKind(err, errdefs.ErrInvalidArgument) {
-		t.Fatalf("empty exec: %v", err)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a final reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
 }
