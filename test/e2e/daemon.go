@@ -163,6 +163,26 @@ func (d *Daemon) Stop(timeout time.Duration) error {
 	return fmt.Errorf("%s still running %v after SIGTERM: killed", d.Name, timeout)
 }
 
+// Kill sends SIGKILL to the daemon (nothing else: its children live on) and waits for it.
+func (d *Daemon) Kill() {
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+}
+
+// Signal sends sig to the daemon.
+func (d *Daemon) Signal(sig os.Signal) error { return d.cmd.Process.Signal(sig) }
+
+// Wait waits up to timeout for the daemon to exit; it returns whether it exited and its exit
+// status (nil for exit code 0).
+func (d *Daemon) Wait(timeout time.Duration) (exited bool, err error) {
+	select {
+	case <-d.exited:
+		return true, d.err
+	case <-time.After(timeout):
+		return false, nil
+	}
+}
+
 // LogTail returns the last n lines of the file at path.
 func LogTail(path string, n int) string {
 	data, err := os.ReadFile(path)

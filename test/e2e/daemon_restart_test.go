@@ -1,0 +1,185 @@
+package e2e
+
+import (
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// restartCtr is one container of TestDaemonRestart.
+type restartCtr struct {
+	pod, name, id, log string
+	exits              bool // exits with code 7 while the daemon is down
+	created, started   int64
+	lastBefore         int // last line number seen right after the restart
+}
+
+const (
+	restartPods  = 10
+	exitingLines = 30 // lines of an exiting container: ~3s, it exits while the daemon is down
+	exitingCode  = 7
+)
+
+// TestDaemonRestart (issue 5): 10 pods × 2 containers writing numbered lines; kill -9 the
+// daemon; some containers exit meanwhile; restart on the same dirs → every container listed with
+// its true state and timestamps, the exit code and time of the exited ones recorded, no line
+// missing from any log, logs still growing. Then everything is removed without a leak.
+func TestDaemonRestart(t *testing.T) {
+	e := newDaemonEnv(t)
+	e.pullBusybox()
+
+	var ctrs []*restartCtr
+	var exiting []*restartCtr
+	pods := map[string]*runtimeapi.PodSandboxConfig{}
+	podIDs := map[string]string{}
+	for i := range restartPods {
+		name := fmt.Sprintf("restart-%d", i)
+		cfg := e.podConfig(name)
+		pods[name], podIDs[name] = cfg, e.runPod(cfg)
+		c := &restartCtr{pod: name, name: "a", log: filepath.Join(cfg.LogDirectory, "a.log")}
+		c.id = e.startContainer(podIDs[name], cfg, shContainer("a", counterScript(0, 0)))
+		ctrs = append(ctrs, c)
+		b := &restartCtr{pod: name, name: "b", log: filepath.Join(cfg.LogDirectory, "b.log"), exits: i%3 == 0}
+		if b.exits {
+			exiting = append(exiting, b) // started last, just before the kill
+		} else {
+			b.id = e.startContainer(podIDs[name], cfg, shContainer("b", counterScript(0, 0)))
+		}
+		ctrs = append(ctrs, b)
+	}
+	for _, c := range exiting {
+		c.id = e.startContainer(podIDs[c.pod], pods[c.pod], shContainer(c.name, counterScript(exitingLines, exitingCode)))
+	}
+	lastStart := time.Now()
+	for _, c := range ctrs {
+		st := e.containerStatus(c.id)
+		if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+			t.Fatalf("%s/%s before the kill: state %v, want RUNNING", c.pod, c.name, st.State)
+		}
+		c.created, c.started = st.CreatedAt, st.StartedAt
+	}
+
+	killed := time.Now()
+	e.kill()
+	t.Logf("daemon killed with SIGKILL %v after the last container start", killed.Sub(lastStart).Round(time.Millisecond))
+	// Let the exiting containers finish (their last line, then a margin for the exit itself):
+	// the daemon is down all that time, the others keep logging.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, c := range exiting {
+		for {
+			lines, _ := readCRILog(c.log)
+			if last, _ := checkNumbered(lines); last == exitingLines-1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/%s: did not write its %d lines while the daemon was down", c.pod, c.name, exitingLines)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	time.Sleep(time.Second)
+	restarted := time.Now()
+	e.start()
+	t.Logf("daemon down for %v", restarted.Sub(killed).Round(time.Millisecond))
+
+	checkAfterRestart(t, e, ctrs, killed, restarted)
+	checkLogsAfterRestart(t, ctrs, killed, restarted)
+
+	for _, name := range slices.Sorted(maps.Keys(podIDs)) {
+		e.removePod(podIDs[name])
+	}
+	if p, c := e.listCounts(); p != 0 || c != 0 {
+		t.Errorf("after removing every pod: %d pods, %d containers listed", p, c)
+	}
+}
+
+// checkAfterRestart checks that the restarted daemon lists every pod and container with its
+// true state, its original timestamps and, for the exited ones, the exit recorded while it was
+// down.
+func checkAfterRestart(t *testing.T, e *daemonEnv, ctrs []*restartCtr, killed, restarted time.Time) {
+	if p, c := e.listCounts(); p != restartPods || c != len(ctrs) {
+		t.Errorf("after the restart: %d pods, %d containers listed, want %d and %d", p, c, restartPods, len(ctrs))
+	}
+	for _, c := range ctrs {
+		st := e.containerStatus(c.id)
+		what := c.pod + "/" + c.name
+		if st.CreatedAt != c.created || st.StartedAt != c.started {
+			t.Errorf("%s: created/started %d/%d after the restart, %d/%d before", what, st.CreatedAt, st.StartedAt, c.created, c.started)
+		}
+		if !c.exits {
+			if st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+				t.Errorf("%s: state %v after the restart, want RUNNING", what, st.State)
+			}
+			continue
+		}
+		if st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != exitingCode {
+			t.Errorf("%s: state %v exit code %d after the restart, want EXITED %d", what, st.State, st.ExitCode, exitingCode)
+		}
+		finished := time.Unix(0, st.FinishedAt)
+		if finished.Before(killed) || finished.After(restarted) {
+			t.Errorf("%s: finished at %v, want between the kill (%v) and the restart (%v)", what,
+				finished.Format(time.StampMicro), killed.Format(time.StampMicro), restarted.Format(time.StampMicro))
+		}
+		if st.Reason != "Error" {
+			t.Errorf("%s: reason %q, want Error (exit code %d)", what, st.Reason, exitingCode)
+		}
+	}
+}
+
+// checkLogsAfterRestart checks every log: numbered lines without a gap, lines written while the
+// daemon was down, and the running containers' logs still growing.
+func checkLogsAfterRestart(t *testing.T, ctrs []*restartCtr, killed, restarted time.Time) {
+	downLines := 0
+	defer func() { t.Logf("logs: %d lines written while the daemon was down, none missing", downLines) }()
+	for _, c := range ctrs {
+		lines, err := readCRILog(c.log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, err := checkNumbered(lines)
+		if err != nil {
+			t.Errorf("%s/%s: %v", c.pod, c.name, err)
+		}
+		c.lastBefore = last
+		if c.exits {
+			if last != exitingLines-1 {
+				t.Errorf("%s/%s: last line %d, want %d", c.pod, c.name, last, exitingLines-1)
+			}
+			continue
+		}
+		down := 0
+		for _, l := range lines {
+			if l.Time.After(killed) && l.Time.Before(restarted) {
+				down++
+			}
+		}
+		downLines += down
+		if down == 0 {
+			t.Errorf("%s/%s: no line logged while the daemon was down (%d lines in all)", c.pod, c.name, len(lines))
+		}
+	}
+	// Still growing: every running container logs new lines after the restart.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, c := range ctrs {
+		if c.exits {
+			continue
+		}
+		for {
+			lines, err := readCRILog(c.log)
+			last, cerr := checkNumbered(lines)
+			if err == nil && cerr == nil && last > c.lastBefore+2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s/%s: log not growing after the restart (last line %d, then %d; %v %v)", c.pod, c.name, c.lastBefore, last, err, cerr)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
