@@ -475,3 +475,12 @@ func wantCode(err error, code codes.Code, words ...string) error {
 	}
 	return nil
 }
+
+// describe returns "OK" or the error's gRPC code and message.
+func describe(err error) string {
+	if err == nil {
+		return "OK"
+	}
+	st, _ := status.FromError(err)
+	return st.Code().String() + ": " + st.Message()
+}
