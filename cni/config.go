@@ -53,7 +53,7 @@ var netNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$`)
 // Validate reports the first invalid field.
 func (c Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("cni config: %s: %s: %w", field, fmt.Sprintf(format, args...), errdefs.ErrInvalidArgument)
+		return fmt.Errorf("cni.%s: %s: %w", field, fmt.Sprintf(format, args...), errdefs.ErrInvalidArgument)
 	}
 	if c.ConfDir == "" || !filepath.IsAbs(c.ConfDir) {
 		return bad("conf_dir", "must be an absolute path, got %q", c.ConfDir)
