@@ -344,8 +344,8 @@ func shContainer(name, script string) *runtimeapi.ContainerConfig {
 	}
 }
 
-// startContainer creates and starts a container in a pod and returns its id.
-func (e *daemonEnv) startContainer(podID string, pod *runtimeapi.PodSandboxConfig, cfg *runtimeapi.ContainerConfig) string {
+// createContainer creates a container in a pod and returns its id.
+func (e *daemonEnv) createContainer(podID string, pod *runtimeapi.PodSandboxConfig, cfg *runtimeapi.ContainerConfig) string {
 	e.t.Helper()
 	ctx, cancel := e.ctx()
 	defer cancel()
@@ -353,10 +353,19 @@ func (e *daemonEnv) startContainer(podID string, pod *runtimeapi.PodSandboxConfi
 	if err != nil {
 		e.t.Fatalf("create container %s in pod %s: %v", cfg.Metadata.Name, pod.Metadata.Name, err)
 	}
-	if _, err := e.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: resp.ContainerId}); err != nil {
+	return resp.ContainerId
+}
+
+// startContainer creates and starts a container in a pod and returns its id.
+func (e *daemonEnv) startContainer(podID string, pod *runtimeapi.PodSandboxConfig, cfg *runtimeapi.ContainerConfig) string {
+	e.t.Helper()
+	id := e.createContainer(podID, pod, cfg)
+	ctx, cancel := e.ctx()
+	defer cancel()
+	if _, err := e.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
 		e.t.Fatalf("start container %s in pod %s: %v", cfg.Metadata.Name, pod.Metadata.Name, err)
 	}
-	return resp.ContainerId
+	return id
 }
 
 // containerStatus returns a container's status, failing the test on an error.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -52,6 +53,11 @@ func TestDaemonRestart(t *testing.T) {
 		}
 		ctrs = append(ctrs, b)
 	}
+	// A container created but not started before the kill.
+	idleCfg := e.podConfig("restart-created")
+	idlePod := e.runPod(idleCfg)
+	idle := e.createContainer(idlePod, idleCfg, shContainer("idle", counterScript(0, 0)))
+	podIDs[idleCfg.Metadata.Name] = idlePod
 	for _, c := range exiting {
 		c.id = e.startContainer(podIDs[c.pod], pods[c.pod], shContainer(c.name, counterScript(exitingLines, exitingCode)))
 	}
@@ -89,6 +95,9 @@ func TestDaemonRestart(t *testing.T) {
 
 	checkAfterRestart(t, e, ctrs, killed, restarted)
 	checkLogsAfterRestart(t, ctrs, killed, restarted)
+	checkCreatedAfterRestart(t, e, idle, filepath.Join(idleCfg.LogDirectory, "idle.log"))
+	checkReopenAfterRestart(t, e, ctrs[0])
+	checkStopAfterRestart(t, e, ctrs[3]) // restart-1/b, running
 
 	for _, name := range slices.Sorted(maps.Keys(podIDs)) {
 		e.removePod(podIDs[name])
@@ -102,8 +111,8 @@ func TestDaemonRestart(t *testing.T) {
 // true state, its original timestamps and, for the exited ones, the exit recorded while it was
 // down.
 func checkAfterRestart(t *testing.T, e *daemonEnv, ctrs []*restartCtr, killed, restarted time.Time) {
-	if p, c := e.listCounts(); p != restartPods || c != len(ctrs) {
-		t.Errorf("after the restart: %d pods, %d containers listed, want %d and %d", p, c, restartPods, len(ctrs))
+	if p, c := e.listCounts(); p != restartPods+1 || c != len(ctrs)+1 {
+		t.Errorf("after the restart: %d pods, %d containers listed, want %d and %d", p, c, restartPods+1, len(ctrs)+1)
 	}
 	for _, c := range ctrs {
 		st := e.containerStatus(c.id)
@@ -181,5 +190,90 @@ func checkLogsAfterRestart(t *testing.T, ctrs []*restartCtr, killed, restarted t
 			}
 			time.Sleep(100 * time.Millisecond)
 		}
+	}
+}
+
+// checkCreatedAfterRestart: a container created before the kill is CREATED after the restart,
+// and starts.
+func checkCreatedAfterRestart(t *testing.T, e *daemonEnv, id, log string) {
+	if st := e.containerStatus(id); st.State != runtimeapi.ContainerState_CONTAINER_CREATED {
+		t.Errorf("created container: state %v after the restart, want CREATED", st.State)
+		return
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	if _, err := e.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: id}); err != nil {
+		t.Errorf("start, after the restart, a container created before: %v", err)
+		return
+	}
+	waitLogLines(t, "created container", log, 3)
+}
+
+// checkReopenAfterRestart rotates a running container's log the way kubelet does (rename,
+// ReopenContainerLog) through the restarted daemon: both files together miss no line.
+func checkReopenAfterRestart(t *testing.T, e *daemonEnv, c *restartCtr) {
+	rotated := c.log + ".1"
+	if err := os.Rename(c.log, rotated); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	if _, err := e.rt.ReopenContainerLog(ctx, &runtimeapi.ReopenContainerLogRequest{ContainerId: c.id}); err != nil {
+		t.Errorf("reopen the log of %s/%s after the restart: %v", c.pod, c.name, err)
+		return
+	}
+	var old, cur []logLine
+	for deadline := time.Now().Add(10 * time.Second); len(cur) < 3; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Errorf("%s/%s: the reopened log %s got %d lines in 10s", c.pod, c.name, c.log, len(cur))
+			return
+		}
+		cur, _ = readCRILog(c.log)
+	}
+	old, err := readCRILog(rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, err = readCRILog(c.log) // the rotated file is complete: read the new one again
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checkNumbered(append(old, cur...)); err != nil {
+		t.Errorf("%s/%s: rotated log + new log: %v", c.pod, c.name, err)
+	}
+}
+
+// checkStopAfterRestart stops a running container through the restarted daemon.
+func checkStopAfterRestart(t *testing.T, e *daemonEnv, c *restartCtr) {
+	ctx, cancel := e.ctx()
+	defer cancel()
+	before := time.Now()
+	if _, err := e.rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: c.id, Timeout: 5}); err != nil {
+		t.Errorf("stop %s/%s after the restart: %v", c.pod, c.name, err)
+		return
+	}
+	st := e.containerStatus(c.id)
+	finished := time.Unix(0, st.FinishedAt)
+	if st.State != runtimeapi.ContainerState_CONTAINER_EXITED || finished.Before(before) || st.ExitCode != 143 {
+		t.Errorf("%s/%s stopped after the restart: state %v exit code %d finished %v (stop at %v), want EXITED 143 (SIGTERM)",
+			c.pod, c.name, st.State, st.ExitCode, finished, before)
+	}
+}
+
+// waitLogLines waits until a log holds at least n numbered lines without a gap.
+func waitLogLines(t *testing.T, what, log string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		lines, err := readCRILog(log)
+		last, cerr := checkNumbered(lines)
+		if err == nil && cerr == nil && last >= n-1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s: log %s: want %d numbered lines within 10s: last %d (%v, %v)", what, log, n, last, err, cerr)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
