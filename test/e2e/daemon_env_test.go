@@ -173,8 +173,8 @@ func (e *daemonEnv) start() {
 
 // kill kills the daemon with SIGKILL; its children (monitors, containers) live on.
 func (e *daemonEnv) kill() {
+	e.d.Kill() // first: requests in flight die with the daemon, not by a closed connection
 	e.closeConn()
-	e.d.Kill()
 	e.previous = append(e.previous, e.d)
 	e.d = nil
 }
