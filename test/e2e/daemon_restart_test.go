@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,6 +61,11 @@ func TestDaemonRestart(t *testing.T) {
 	idlePod := e.runPod(idleCfg)
 	idle := e.createContainer(idlePod, idleCfg, shContainer("idle", counterScript(0, 0)))
 	podIDs[idleCfg.Metadata.Name] = idlePod
+	// A pod whose infra process (PID 1 of its PID namespace) dies while the daemon is down.
+	infraCfg := e.podConfig("restart-infra")
+	infraPod := e.runPod(infraCfg)
+	infraCtr := e.startContainer(infraPod, infraCfg, shContainer("victim", counterScript(0, 0)))
+	podIDs[infraCfg.Metadata.Name] = infraPod
 	for _, c := range exiting {
 		c.id = e.startContainer(podIDs[c.pod], pods[c.pod], shContainer(c.name, counterScript(exitingLines, exitingCode)))
 	}
@@ -88,12 +96,17 @@ func TestDaemonRestart(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	infraKilled := time.Now()
+	if err := killInfra(infraPod); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(time.Second)
 	restarted := time.Now()
 	e.start()
 	t.Logf("daemon down for %v", restarted.Sub(killed).Round(time.Millisecond))
 
 	checkAfterRestart(t, e, ctrs, killed, restarted)
+	checkInfraDied(t, e, infraPod, infraCtr, infraKilled, restarted)
 	checkLogsAfterRestart(t, ctrs, killed, restarted)
 	checkCreatedAfterRestart(t, e, idle, filepath.Join(idleCfg.LogDirectory, "idle.log"))
 	checkReopenAfterRestart(t, e, ctrs[0])
@@ -111,8 +124,8 @@ func TestDaemonRestart(t *testing.T) {
 // true state, its original timestamps and, for the exited ones, the exit recorded while it was
 // down.
 func checkAfterRestart(t *testing.T, e *daemonEnv, ctrs []*restartCtr, killed, restarted time.Time) {
-	if p, c := e.listCounts(); p != restartPods+1 || c != len(ctrs)+1 {
-		t.Errorf("after the restart: %d pods, %d containers listed, want %d and %d", p, c, restartPods+1, len(ctrs)+1)
+	if p, c := e.listCounts(); p != restartPods+2 || c != len(ctrs)+2 {
+		t.Errorf("after the restart: %d pods, %d containers listed, want %d and %d", p, c, restartPods+2, len(ctrs)+2)
 	}
 	for _, c := range ctrs {
 		st := e.containerStatus(c.id)
@@ -275,5 +288,39 @@ func waitLogLines(t *testing.T, what, log string, n int) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// killInfra kills the infra process of a pod (the daemon is down): found by its command line.
+func killInfra(podID string) error {
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) > 2 && args[1] == "pod-infra" && slices.Contains(args, podID) {
+			return syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	return fmt.Errorf("no infra process found for pod %s", podID)
+}
+
+// checkInfraDied: a pod whose infra died while the daemon was down is NOTREADY after the
+// restart, and its container, killed with its PID namespace, EXITED at that time.
+func checkInfraDied(t *testing.T, e *daemonEnv, podID, ctrID string, killed, restarted time.Time) {
+	ctx, cancel := e.ctx()
+	defer cancel()
+	ps, err := e.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: podID})
+	if err != nil || ps.Status.State != runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+		t.Errorf("pod whose infra died while the daemon was down: %v %v, want NOTREADY", ps.GetStatus().GetState(), err)
+	}
+	st := e.containerStatus(ctrID)
+	finished := time.Unix(0, st.FinishedAt)
+	if st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 137 || finished.Before(killed) || finished.After(restarted) {
+		t.Errorf("container of the pod whose infra died: state %v exit code %d finished %v, want EXITED 137 between %v and %v",
+			st.State, st.ExitCode, finished.Format(time.StampMicro), killed.Format(time.StampMicro), restarted.Format(time.StampMicro))
 	}
 }
