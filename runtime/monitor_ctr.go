@@ -88,7 +88,7 @@ func (m *monitor) create(req monRequest) (resp monResponse) {
 	}
 	if err := c.Start(p); err != nil {
 		start(false)
-		return errResponse(fmt.Errorf("start init: %w", err))
+		return errResponse(classifyStartErr(fmt.Errorf("start init: %w", err)))
 	}
 	if err := start(true); err != nil {
 		_ = c.Signal(unix.SIGKILL)

@@ -123,6 +123,12 @@ func fixtureRegistry() (string, error) {
 // newDaemonEnv starts a shim daemon with a configuration of its own and registers its cleanup.
 func newDaemonEnv(t *testing.T) *daemonEnv {
 	t.Helper()
+	return newDaemonEnvWith(t, nil)
+}
+
+// newDaemonEnvWith is newDaemonEnv with a configuration changed by edit (when not nil).
+func newDaemonEnvWith(t *testing.T, edit func(*ShimConfig)) *daemonEnv {
+	t.Helper()
 	shim, mirror := daemonTestPrereqs(t)
 	dir := t.TempDir()
 	// Traversable by the mapped root of user-namespaced containers, like the harness does.
@@ -146,6 +152,9 @@ func newDaemonEnv(t *testing.T) *daemonEnv {
 			Known: known,
 		},
 		before: TakeSnapshot(),
+	}
+	if edit != nil {
+		edit(&e.cfg)
 	}
 	t.Cleanup(e.cleanup)
 	e.start()
