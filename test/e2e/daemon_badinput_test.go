@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"google.golang.org/grpc/codes"
@@ -307,4 +308,85 @@ func idempotentCalls(e *daemonEnv) []badCall {
 			return err
 		}, codes.OK, nil},
 	}
+}
+
+// TestDaemonConcurrentNames: concurrent identical creates (kubelet retries racing the first
+// request) get one pod or container and the same id; concurrent creates of one name with
+// different configurations get one winner and AlreadyExists naming it for the others.
+func TestDaemonConcurrentNames(t *testing.T) {
+	e := newDaemonEnv(t)
+	e.pullBusybox()
+	const n = 6
+	pod := e.podConfig("race")
+	podIDs := make([]string, n)
+	errs := make([]error, n)
+	_ = forEach(n, n, func(i int) error {
+		ctx, cancel := e.ctx()
+		defer cancel()
+		resp, err := e.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pod})
+		if err == nil {
+			podIDs[i] = resp.PodSandboxId
+		}
+		errs[i] = err
+		return nil
+	})
+	for i := range n {
+		if errs[i] != nil || podIDs[i] != podIDs[0] {
+			t.Errorf("concurrent identical RunPodSandbox %d: id %q err %v, want %q", i, podIDs[i], errs[i], podIDs[0])
+		}
+	}
+	if p, _ := e.listCounts(); p != 1 {
+		t.Errorf("%d pods listed after %d identical concurrent runs, want 1", p, n)
+	}
+
+	same := make([]string, n)
+	_ = forEach(n, n, func(i int) error {
+		ctx, cancel := e.ctx()
+		defer cancel()
+		resp, err := e.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podIDs[0], Config: sleeper(), SandboxConfig: pod})
+		if err == nil {
+			same[i] = resp.ContainerId
+		}
+		errs[i] = err
+		return nil
+	})
+	for i := range n {
+		if errs[i] != nil || same[i] != same[0] {
+			t.Errorf("concurrent identical CreateContainer %d: id %q err %v, want %q", i, same[i], errs[i], same[0])
+		}
+	}
+
+	winners := make([]string, n)
+	_ = forEach(n, n, func(i int) error {
+		ctx, cancel := e.ctx()
+		defer cancel()
+		cfg := shContainer("contested", fmt.Sprintf("exec sleep %d", 1000+i))
+		resp, err := e.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podIDs[0], Config: cfg, SandboxConfig: pod})
+		if err == nil {
+			winners[i] = resp.ContainerId
+		}
+		errs[i] = err
+		return nil
+	})
+	var winner string
+	for i := range n {
+		if winners[i] != "" {
+			if winner != "" {
+				t.Errorf("two containers created under one name: %s and %s", winner, winners[i])
+			}
+			winner = winners[i]
+		}
+	}
+	for i := range n {
+		if winners[i] == "" {
+			// The holder may still be in creation (no id yet): the name is what the message names.
+			if werr := wantCode(errs[i], codes.AlreadyExists, "contested"); werr != nil {
+				t.Errorf("concurrent CreateContainer %d of a contested name: %v", i, werr)
+			}
+		}
+	}
+	if _, c := e.listCounts(); c != 2 {
+		t.Errorf("%d containers listed, want 2 (sleeper and contested)", c)
+	}
+	e.removePod(podIDs[0])
 }
