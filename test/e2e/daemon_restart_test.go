@@ -108,6 +108,7 @@ func TestDaemonRestart(t *testing.T) {
 	checkAfterRestart(t, e, ctrs, killed, restarted)
 	checkInfraDied(t, e, infraPod, infraCtr, infraKilled, restarted)
 	checkLogsAfterRestart(t, ctrs, killed, restarted)
+	checkSecondRestart(t, e, append(ids(ctrs), infraCtr))
 	checkCreatedAfterRestart(t, e, idle, filepath.Join(idleCfg.LogDirectory, "idle.log"))
 	checkReopenAfterRestart(t, e, ctrs[0])
 	checkStopAfterRestart(t, e, ctrs[3]) // restart-1/b, running
@@ -322,5 +323,31 @@ func checkInfraDied(t *testing.T, e *daemonEnv, podID, ctrID string, killed, res
 	if st.State != runtimeapi.ContainerState_CONTAINER_EXITED || st.ExitCode != 137 || finished.Before(killed) || finished.After(restarted) {
 		t.Errorf("container of the pod whose infra died: state %v exit code %d finished %v, want EXITED 137 between %v and %v",
 			st.State, st.ExitCode, finished.Format(time.StampMicro), killed.Format(time.StampMicro), restarted.Format(time.StampMicro))
+	}
+}
+
+func ids(ctrs []*restartCtr) []string {
+	var out []string
+	for _, c := range ctrs {
+		out = append(out, c.id)
+	}
+	return out
+}
+
+// checkSecondRestart restarts the daemon once more (SIGTERM this time): every status is the
+// same as after the first restart — reloading twice changes nothing.
+func checkSecondRestart(t *testing.T, e *daemonEnv, ctrIDs []string) {
+	before := map[string]string{}
+	for _, id := range ctrIDs {
+		st := e.containerStatus(id)
+		before[id] = fmt.Sprint(st.State, st.CreatedAt, st.StartedAt, st.FinishedAt, st.ExitCode, st.Reason)
+	}
+	e.stop()
+	e.start()
+	for _, id := range ctrIDs {
+		st := e.containerStatus(id)
+		if after := fmt.Sprint(st.State, st.CreatedAt, st.StartedAt, st.FinishedAt, st.ExitCode, st.Reason); after != before[id] {
+			t.Errorf("container %s: status %s after a second restart, %s before", id, after, before[id])
+		}
 	}
 }
