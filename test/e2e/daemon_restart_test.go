@@ -112,6 +112,7 @@ func TestDaemonRestart(t *testing.T) {
 	checkCreatedAfterRestart(t, e, idle, filepath.Join(idleCfg.LogDirectory, "idle.log"))
 	checkReopenAfterRestart(t, e, ctrs[0])
 	checkStopAfterRestart(t, e, ctrs[3]) // restart-1/b, running
+	checkExecAfterRestart(t, e, ctrs[2]) // restart-1/a, running
 
 	for _, name := range slices.Sorted(maps.Keys(podIDs)) {
 		e.removePod(podIDs[name])
@@ -349,5 +350,15 @@ func checkSecondRestart(t *testing.T, e *daemonEnv, ctrIDs []string) {
 		if after := fmt.Sprint(st.State, st.CreatedAt, st.StartedAt, st.FinishedAt, st.ExitCode, st.Reason); after != before[id] {
 			t.Errorf("container %s: status %s after a second restart, %s before", id, after, before[id])
 		}
+	}
+}
+
+// checkExecAfterRestart runs ExecSync in a container started by the killed daemon.
+func checkExecAfterRestart(t *testing.T, e *daemonEnv, c *restartCtr) {
+	ctx, cancel := e.ctx()
+	defer cancel()
+	resp, err := e.rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: c.id, Cmd: []string{"sh", "-c", "echo out; exit 3"}, Timeout: 10})
+	if err != nil || string(resp.Stdout) != "out\n" || resp.ExitCode != 3 {
+		t.Errorf("ExecSync in %s/%s after the restart: %v %v, want stdout \"out\" exit code 3", c.pod, c.name, resp, err)
 	}
 }
