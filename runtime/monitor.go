@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -91,6 +92,10 @@ func (m *monitor) handle(conn *net.UnixConn) {
 	var req monRequest
 	dec := json.NewDecoder(conn)
 	if err := dec.Decode(&req); err != nil {
+		return
+	}
+	if req.Op == opAttach { // the connection becomes a stream
+		m.attach(conn, io.MultiReader(dec.Buffered(), conn), req)
 		return
 	}
 	gone := make(chan struct{})
