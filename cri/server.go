@@ -6,9 +6,11 @@ package cri
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/crishim/crishim/sandbox"
 )
@@ -41,6 +43,8 @@ type Options struct {
 	PodLookup SandboxLookup
 	// ImageResolver finds local images for CreateContainer and ContainerStatus.
 	ImageResolver ImageResolver
+	// PortDialer connects port forwards inside pods; nil = Sandboxes.
+	PortDialer PortDialer
 }
 
 // Server implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.
@@ -54,6 +58,9 @@ type Server struct {
 	log     *slog.Logger
 	creates *createTracker
 	events  *eventBroker
+
+	streamMu sync.Mutex
+	stream   streaming.Server // nil until StartStreaming
 }
 
 // NewServer returns a CRI server over the given services.
@@ -66,6 +73,9 @@ func NewServer(opts Options) *Server {
 	}
 	if opts.PodLookup == nil && opts.Sandboxes != nil {
 		opts.PodLookup = opts.Sandboxes
+	}
+	if opts.PortDialer == nil && opts.Sandboxes != nil {
+		opts.PortDialer = opts.Sandboxes
 	}
 	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
 }

@@ -91,6 +91,11 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		grpc.ChainStreamInterceptor(cri.StreamInterceptor(log, obs)),
 	)
 	srv.Register(g)
+	stopStreaming, err := startStreaming(srv, cfg.Streaming, log)
+	if err != nil {
+		return err
+	}
+	defer stopStreaming()
 
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
