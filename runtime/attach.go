@@ -62,7 +62,7 @@ func (m *Manager) Attach(ctx context.Context, id string, o AttachOptions) error 
 	if o.Resize != nil {
 		go forwardResizes(done, o.Resize, func(s TermSize) { _ = fw.write(frameResize, resizePayload(s)) })
 	}
-	err = copyOutput(io.MultiReader(dec.Buffered(), conn), o.Stdout, o.Stderr)
+	err = copyOutput(afterJSON(dec, conn), o.Stdout, o.Stderr)
 	if ctx.Err() != nil {
 		return nil // the attacher went away: a normal end of the session
 	}

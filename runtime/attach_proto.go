@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"bufio"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -99,4 +101,14 @@ func parseResize(p []byte) (TermSize, bool) {
 		return TermSize{}, false
 	}
 	return TermSize{Width: binary.BigEndian.Uint16(p[0:]), Height: binary.BigEndian.Uint16(p[2:])}, true
+}
+
+// afterJSON returns the rest of a connection whose first message dec has decoded: what dec
+// buffered, then conn, without the newline json.Encoder writes after each value.
+func afterJSON(dec *json.Decoder, conn io.Reader) io.Reader {
+	br := bufio.NewReader(io.MultiReader(dec.Buffered(), conn))
+	if b, err := br.Peek(1); err == nil && b[0] == '\n' {
+		_, _ = br.Discard(1)
+	}
+	return br
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -95,7 +94,7 @@ func (m *monitor) handle(conn *net.UnixConn) {
 		return
 	}
 	if req.Op == opAttach { // the connection becomes a stream
-		m.attach(conn, io.MultiReader(dec.Buffered(), conn), req)
+		m.attach(conn, afterJSON(dec, conn), req)
 		return
 	}
 	gone := make(chan struct{})
