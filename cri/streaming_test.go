@@ -2,14 +2,21 @@ package cri
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -242,4 +249,44 @@ func TestUpdateContainerResources(t *testing.T) {
 	wantCode(t, "unknown container", err, codes.NotFound, "nope")
 	_, err = rc.UpdateContainerResources(ctx, &runtimeapi.UpdateContainerResourcesRequest{ContainerId: id})
 	wantCode(t, "no linux resources", err, codes.InvalidArgument, "linux")
+}
+
+// selfSigned returns a TLS config with a fresh self-signed certificate for 127.0.0.1.
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour),
+		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+func TestStreamingTLS(t *testing.T) {
+	rt := newFakeRuntime()
+	srv := NewServer(Options{Containers: rt, PodLookup: fakeSandboxes{"pod1": testPod()}, ImageResolver: testImages()})
+	ss, err := srv.StartStreaming("127.0.0.1:0", selfSigned(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Stop()
+	rc, _ := dialServer(t, srv)
+	id := runningContainer(t, rc, "r", true)
+	resp, err := rc.Exec(context.Background(), &runtimeapi.ExecRequest{ContainerId: id, Cmd: []string{"ls"}, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://" + ss.Addr().String() + "/exec/"; !strings.HasPrefix(resp.Url, want) {
+		t.Fatalf("URL %q, want prefix %q", resp.Url, want)
+	}
+	c, err := tls.Dial("tcp", ss.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS handshake: %v", err)
+	}
+	c.Close()
 }
