@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -238,5 +239,44 @@ func TestAttachTTYResizeAndDetach(t *testing.T) {
 	case <-a.done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("attach did not end when the container stopped")
+	}
+}
+
+// TestExecAttachLeaks runs interactive execs (with and without a tty, some cancelled) and
+// attach sessions, and checks that they leave no fd, child, goroutine or container process.
+func TestExecAttachLeaks(t *testing.T) {
+	needRoot(t)
+	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
+	pod := newTestPod(t)
+	st := startSleeper(t, m, pod, func(s *ContainerSpec) {
+		s.Command = []string{"sh", "-c", "while true; do echo tick; sleep 0.05; done"}
+	})
+	ctx := context.Background()
+	_, _ = m.Exec(ctx, st.ID, ExecOptions{Cmd: []string{"true"}}) // warm up
+	fds, kids, gor, inCtr := countFDs(), countChildren(), goruntime.NumGoroutine(), pidNSMembers(t, st.Pid)
+	for i := 0; i < 60; i++ {
+		o := ExecOptions{Cmd: []string{"sh", "-c", "cat; echo done"}, TTY: i%2 == 1, Stdout: io.Discard, Stderr: io.Discard}
+		o.Stdin = strings.NewReader("x\n")
+		cctx, cancel := context.WithCancel(ctx)
+		if i%3 == 0 {
+			o.Cmd, o.Stdin = []string{"sleep", "100"}, nil
+			time.AfterFunc(50*time.Millisecond, cancel)
+		}
+		_, err := m.Exec(cctx, st.ID, o)
+		cancel()
+		if err != nil && !errors.Is(err, errdefs.ErrDeadlineExceeded) {
+			t.Fatalf("exec %d: %v", i, err)
+		}
+		actx, acancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		if err := m.Attach(actx, st.ID, AttachOptions{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+			t.Fatalf("attach %d: %v", i, err)
+		}
+		acancel()
+	}
+	time.Sleep(200 * time.Millisecond) // let finished goroutines exit
+	f, k, g, c := countFDs(), countChildren(), goruntime.NumGoroutine(), pidNSMembers(t, st.Pid)
+	t.Logf("fds %d→%d children %d→%d goroutines %d→%d container processes %d→%d", fds, f, kids, k, gor, g, inCtr, c)
+	if f > fds || k > kids || g > gor || c > inCtr+1 { // +1: the container's own sleep may be running
+		t.Fatalf("leak: fds %d→%d children %d→%d goroutines %d→%d container processes %d→%d", fds, f, kids, k, gor, g, inCtr, c)
 	}
 }
