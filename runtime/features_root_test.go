@@ -221,7 +221,7 @@ func TestUpdateResourcesAndStats(t *testing.T) {
 		t.Errorf("negative memory: %v", err)
 	}
 	s, err := m.Stats(ctx, a.ID)
-	if err != nil || s.MemoryUsage == 0 || s.CPUUsageNanos == 0 || s.Pids != 1 {
+	if err != nil || s.MemoryUsage == 0 || s.CPUUsageNanos == 0 || s.Pids == 0 {
 		t.Errorf("stats %+v %v", s, err)
 	}
 }
