@@ -16,7 +16,7 @@ import (
 
 // TestExecTTYUnderTmux drives an interactive `crictl exec -it` session in a real terminal
 // (a detached tmux session): the shell sees the terminal's size, follows a resize of the
-// window, and the session ends with the shell.
+// window, and the session ends with the shell, whose exit code reaches crictl.
 func TestExecTTYUnderTmux(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs the daemon and a container")
@@ -46,7 +46,7 @@ func TestExecTTYUnderTmux(t *testing.T) {
 	tm := tmux{t: t, sock: "crishim-e2e-" + RandomSuffix(3)}
 	defer tm.run("kill-server")
 	tm.run("-f", "/dev/null", "new-session", "-d", "-s", "s", "-x", "100", "-y", "30",
-		strings.Join(cr.argv("exec", "-it", cid, "sh"), " "))
+		strings.Join(cr.argv("exec", "-it", cid, "sh"), " "), ";", "set-option", "-g", "remain-on-exit", "on")
 	tm.run("set-option", "-g", "status", "off")
 	for _, size := range [][2]int{{100, 30}, {132, 45}} {
 		tm.run("resize-window", "-t", "s", "-x", fmt.Sprint(size[0]), "-y", fmt.Sprint(size[1]))
@@ -54,13 +54,17 @@ func TestExecTTYUnderTmux(t *testing.T) {
 		tm.run("send-keys", "-t", "s", "clear; echo SIZE=$(stty size)", "Enter")
 		tm.waitScreen(ctx, "SIZE="+want)
 	}
-	tm.run("send-keys", "-t", "s", "tty; exit 0", "Enter")
+	// The shell's exit code reaches the client (crictl reports it and fails).
+	tm.run("send-keys", "-t", "s", "exit 3", "Enter")
 	deadline := time.Now().Add(20 * time.Second)
-	for tm.alive() {
+	for strings.TrimSpace(tm.run("display-message", "-p", "-t", "s", "#{pane_dead}")) != "1" {
 		if time.Now().After(deadline) {
 			t.Fatalf("crictl exec did not end after the shell exited; screen:\n%s", tm.screen())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if s := tm.screen(); !strings.Contains(s, "exit code 3") {
+		t.Fatalf("the exit code did not reach crictl; screen:\n%s", s)
 	}
 }
 
@@ -128,10 +132,6 @@ func (m tmux) run(args ...string) string {
 		m.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, b)
 	}
 	return string(b)
-}
-
-func (m tmux) alive() bool {
-	return exec.Command("tmux", "-L", m.sock, "has-session", "-t", "s").Run() == nil
 }
 
 func (m tmux) screen() string {
