@@ -104,11 +104,14 @@ func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io
 	if err != nil {
 		return err
 	}
-	o := runtime.ExecOptions{Cmd: cmd, TTY: tty, Stdin: in, Stdout: writerOrNil(out), Stderr: writerOrNil(errw)}
+	o := runtime.ExecOptions{Cmd: cmd, TTY: tty, Stdin: in, Stdout: out, Stderr: errw}
 	done := make(chan struct{})
 	defer close(done)
 	o.Resize = termSizes(resize, done)
 	code, err := rt.Exec(ctx, id, o)
+	if ctx.Err() != nil {
+		return nil // the client went away (the command was killed): nobody to tell
+	}
 	if err != nil {
 		return err
 	}
@@ -124,7 +127,7 @@ func (r *streamRuntime) Attach(ctx context.Context, id string, in io.Reader, out
 	if err != nil {
 		return err
 	}
-	o := runtime.AttachOptions{TTY: tty, Stdin: in, Stdout: writerOrNil(out), Stderr: writerOrNil(errw)}
+	o := runtime.AttachOptions{TTY: tty, Stdin: in, Stdout: out, Stderr: errw}
 	done := make(chan struct{})
 	defer close(done)
 	o.Resize = termSizes(resize, done)
@@ -155,14 +158,6 @@ func (r *streamRuntime) PortForward(ctx context.Context, podID string, port int3
 		return fmt.Errorf("port forward to pod %q port %d: %w", podID, port, err)
 	}
 	return nil
-}
-
-// writerOrNil turns a nil interface value wrapped in io.WriteCloser into a nil io.Writer.
-func writerOrNil(w io.WriteCloser) io.Writer {
-	if w == nil {
-		return nil
-	}
-	return w
 }
 
 // termSizes converts the streaming server's resize channel. The converter ends when resize

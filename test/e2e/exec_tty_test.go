@@ -51,8 +51,7 @@ func TestExecTTYUnderTmux(t *testing.T) {
 	for _, size := range [][2]int{{100, 30}, {132, 45}} {
 		tm.run("resize-window", "-t", "s", "-x", fmt.Sprint(size[0]), "-y", fmt.Sprint(size[1]))
 		want := fmt.Sprintf("%d %d", size[1], size[0])
-		tm.run("send-keys", "-t", "s", "clear; echo SIZE=$(stty size)", "Enter")
-		tm.waitScreen(ctx, "SIZE="+want)
+		tm.waitScreen(ctx, "SIZE="+want, "clear; echo SIZE=$(stty size)")
 	}
 	// The shell's exit code reaches the client (crictl reports it and fails).
 	tm.run("send-keys", "-t", "s", "exit 3", "Enter")
@@ -139,18 +138,21 @@ func (m tmux) screen() string {
 	return string(b)
 }
 
-// waitScreen waits until the pane shows want.
-func (m tmux) waitScreen(ctx context.Context, want string) {
+// waitScreen types keys (then Enter) until the pane shows want. Typing again after a quiet
+// while copes with a line editor that drops keys arriving with a SIGWINCH.
+func (m tmux) waitScreen(ctx context.Context, want, keys string) {
 	m.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
-		s := m.screen()
-		if strings.Contains(s, want) {
-			return
+		m.run("send-keys", "-t", "s", keys, "Enter")
+		for retype := time.Now().Add(3 * time.Second); time.Now().Before(retype); {
+			if strings.Contains(m.screen(), want) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			m.t.Fatalf("terminal never showed %q; screen:\n%s", want, s)
+			m.t.Fatalf("terminal never showed %q; screen:\n%s", want, m.screen())
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
