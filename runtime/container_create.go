@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,6 +100,9 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 	}
 	in, err := m.specInput(c, rootfs)
 	if err != nil {
+		return Status{}, err
+	}
+	if in.Spec.Mounts, err = m.mountImageVolumes(ctx, c, &undo); err != nil {
 		return Status{}, err
 	}
 	spec, err := buildSpec(in)
@@ -203,10 +207,51 @@ func unmountRootfs(target string) error {
 	return err
 }
 
-// removeCtrDir removes a container directory, unless its rootfs cannot be unmounted.
+// removeCtrDir removes a container directory, unless its rootfs or an image volume cannot
+// be unmounted (RemoveAll must never reach into a live mount).
 func removeCtrDir(dir string) error {
-	if err := unmountRootfs(filepath.Join(dir, "rootfs")); err != nil {
-		return fmt.Errorf("rootfs of %s still mounted, directory kept: %w", dir, err)
+	if err := unmountAll(dir); err != nil {
+		return err
 	}
 	return os.RemoveAll(dir)
+}
+
+// unmountAll unmounts and removes the rootfs and image volume mount points of a container.
+func unmountAll(dir string) error {
+	vols, _ := filepath.Glob(filepath.Join(dir, "vol-*"))
+	for _, mp := range append(vols, filepath.Join(dir, "rootfs")) {
+		if err := unmountRootfs(mp); err != nil {
+			return fmt.Errorf("%s still mounted, directory kept: %w", mp, err)
+		}
+	}
+	return nil
+}
+
+func volumeKey(id string, i int) string { return fmt.Sprintf("%s-vol-%d", id, i) }
+
+// mountImageVolumes mounts the image of every image volume at <dir>/vol-<i> and returns the
+// mounts with those directories as (read-only) sources.
+func (m *Manager) mountImageVolumes(ctx context.Context, c *container, undo *cleanups) ([]ContainerMount, error) {
+	out := slices.Clone(c.rec.Spec.Mounts)
+	for i := range out {
+		if out[i].ImageID == "" {
+			continue
+		}
+		key := volumeKey(c.id, i)
+		mnt, err := m.rootfs.PrepareRootfs(ctx, key, out[i].ImageID)
+		if err != nil {
+			return nil, fmt.Errorf("prepare image volume %q of container %q: %w", out[i].Destination, c.id, err)
+		}
+		undo.push(func() { _ = m.rootfs.RemoveRootfs(context.Background(), key) })
+		target := filepath.Join(c.dir, fmt.Sprintf("vol-%d", i))
+		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		if err := mountFS(mnt, target); err != nil {
+			return nil, fmt.Errorf("mount image volume %q of container %q: %w", out[i].Destination, c.id, err)
+		}
+		undo.push(func() { _ = unmountRootfs(target) })
+		out[i].Source, out[i].Readonly = target, true
+	}
+	return out, nil
 }

@@ -45,9 +45,11 @@ func New(cfg Config, rootDir, stateDir string, rootfs Rootfs, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("read daemon capabilities: %w", err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find own executable: %w", err)
+	exe := cfg.MonitorPath
+	if exe == "" {
+		if exe, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("find own executable: %w", err)
+		}
 	}
 	m := &Manager{
 		cfg: cfg, rootDir: rootDir, stateDir: stateDir, rootfs: rootfs, log: log, host: host,

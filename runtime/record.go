@@ -57,10 +57,16 @@ func (c *container) refreshExit() {
 	if err := store.ReadJSON(filepath.Join(c.dir, "exit.json"), &ex); err != nil {
 		return
 	}
-	c.rec.Exit = &ex
-	if err := c.save(); err != nil {
-		// The exit file stays authoritative; the record is only a cache of it.
-		_ = err
+	c.setExit(&ex)
+	// The exit file stays authoritative; the record is only a cache of it.
+	_ = c.save()
+}
+
+// setExit stores an exit (caller holds c.mu and saves).
+func (c *container) setExit(ex *exitRecord) {
+	c.rec.Exit = ex
+	if c.rec.StartedAt.IsZero() {
+		c.rec.StartedAt = ex.StartedAt
 	}
 }
 
@@ -91,10 +97,6 @@ func (c *container) status() Status {
 	st.User.SupplementalGroups = slices.Clone(st.User.SupplementalGroups)
 	if e := c.rec.Exit; e != nil {
 		st.FinishedAt, st.ExitCode, st.Reason, st.Message = e.FinishedAt, e.Code, e.Reason, e.Message
-		if st.StartedAt.IsZero() {
-			// Killed before start: CRI wants started <= finished.
-			st.StartedAt = time.Time{}
-		}
 	} else if st.State == StateRunning {
 		st.Pid = c.rec.Pid
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,5 +90,36 @@ func TestDaemonRestart(t *testing.T) {
 	}
 	if e, _ := os.ReadDir(filepath.Join(root, "containers")); len(e) != 0 {
 		t.Fatalf("container dirs left: %v", e)
+	}
+}
+
+// TestMonitorKilled: with its monitor gone, a container is still stopped and removed.
+func TestMonitorKilled(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	rootfs := newTestRootfs(t)
+	m := newTestManager(t, rootfs, t.TempDir(), t.TempDir())
+	pod := newTestPod(t)
+	a := startSleeper(t, m, pod, nil)
+	mon := monitorPid(t, m, pod.id)
+	if err := syscall.Kill(mon, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, mon)
+	if err := m.Stop(ctx, a.ID, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := m.Status(a.ID)
+	if st.State != StateExited || st.ExitCode != 255 || st.Message == "" {
+		t.Fatalf("status after stop without monitor: %+v", st)
+	}
+	waitGone(t, a.Pid)
+	if err := m.Remove(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	// A new container in the pod gets a new monitor.
+	b := startSleeper(t, m, pod, nil)
+	if out := execOut(t, m, b.ID, "echo", "ok"); out != "ok" {
+		t.Fatalf("exec in new container: %q", out)
 	}
 }
