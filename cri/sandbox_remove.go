@@ -7,6 +7,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crishim/crishim/internal/errdefs"
+	"github.com/crishim/crishim/sandbox"
 )
 
 // RemovePodSandbox stops the pod if needed and removes its containers, namespaces, cgroup and
@@ -18,8 +19,15 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtimeapi.RemovePod
 	if req.GetPodSandboxId() == "" {
 		return nil, fmt.Errorf("pod_sandbox_id: must not be empty: %w", errdefs.ErrInvalidArgument)
 	}
+	before, known := s.opts.Sandboxes.Get(req.GetPodSandboxId())
 	if err := s.opts.Sandboxes.Remove(ctx, req.GetPodSandboxId()); err != nil {
 		return nil, err
+	}
+	if known == nil {
+		if before.State == sandbox.StateReady {
+			s.publishEvent(ctx, before.ID, before.ID, evStopped)
+		}
+		s.publishEvent(ctx, before.ID, before.ID, evDeleted)
 	}
 	return &runtimeapi.RemovePodSandboxResponse{}, nil
 }

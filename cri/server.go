@@ -67,7 +67,11 @@ func NewServer(opts Options) *Server {
 	if opts.PodLookup == nil && opts.Sandboxes != nil {
 		opts.PodLookup = opts.Sandboxes
 	}
-	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
+	s := &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
+	if n, ok := opts.Containers.(exitNotifier); ok {
+		n.OnExit(s.onContainerExit)
+	}
+	return s
 }
 
 // Register registers both CRI services on g.
