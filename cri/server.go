@@ -41,6 +41,9 @@ type Options struct {
 	PodLookup SandboxLookup
 	// ImageResolver finds local images for CreateContainer and ContainerStatus.
 	ImageResolver ImageResolver
+	// WritableLayerMountpoint is reported as the filesystem of container writable layers in
+	// stats (the container filesystem of ImageFsInfo); "" leaves it out.
+	WritableLayerMountpoint string
 }
 
 // Server implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.
