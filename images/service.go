@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/crishim/crishim/images/content"
 	"github.com/crishim/crishim/images/flight"
@@ -52,6 +53,8 @@ type Service struct {
 
 	tmu        sync.Mutex
 	transports map[string]http.RoundTripper
+
+	pullHook atomic.Pointer[func(PullReport)] // OnPull
 }
 
 // New opens the store at root (creating it), loads the records, cleans what a crash left
