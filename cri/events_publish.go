@@ -28,13 +28,19 @@ const (
 // attached (kubelet's evented PLEG reads both). Like containerd, pod sandbox events carry the
 // sandbox id as container id. Nothing is built when nobody listens.
 func (s *Server) publishEvent(ctx context.Context, id, podID string, typ runtimeapi.ContainerEventType) {
+	s.publishEventWith(ctx, id, podID, typ, nil)
+}
+
+// publishEventWith is publishEvent with the pod status given (the pod is gone already);
+// nil looks it up.
+func (s *Server) publishEventWith(ctx context.Context, id, podID string, typ runtimeapi.ContainerEventType, pod *runtimeapi.PodSandboxStatus) {
 	if s.events.subscribers() == 0 {
 		return
 	}
 	ev := &runtimeapi.ContainerEventResponse{
-		ContainerId: id, ContainerEventType: typ, CreatedAt: time.Now().UnixNano(),
+		ContainerId: id, ContainerEventType: typ, CreatedAt: time.Now().UnixNano(), PodSandboxStatus: pod,
 	}
-	if s.opts.PodLookup != nil {
+	if pod == nil && s.opts.PodLookup != nil {
 		if sb, err := s.opts.PodLookup.Get(podID); err == nil {
 			ev.PodSandboxStatus = criPodStatus(&sb)
 		}
