@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crishim/crishim/internal/netstats"
+	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -32,6 +33,8 @@ type Options struct {
 	Network NetworkStatus
 	// Sandboxes manages pod sandboxes; nil makes the pod RPCs answer Unimplemented.
 	Sandboxes *sandbox.Manager
+	// Images is the image store and puller; nil makes the image RPCs answer Unimplemented.
+	Images *images.Service
 	// Info is extra, static information returned by a verbose Status (config, paths).
 	Info map[string]any
 

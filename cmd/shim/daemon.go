@@ -66,7 +66,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
-	imgSvc, err := images.New(cfg.Images, filepath.Join(cfg.RootDir, "images"), log.With("component", "images"))
+	imgSvc, err := images.New(cfg.Images, imagesRoot(cfg), log.With("component", "images"))
 	if err != nil {
 		return fmt.Errorf("images: %w", err)
 	}
@@ -91,6 +91,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		Network:       network,
 		Sandboxes:     sandboxes,
 		Containers:    ctrs,
+		Images:        imgSvc,
 		ImageResolver: imgs,
 		// Where images keeps container writable layers (images.Service.ContainerFsInfo).
 		WritableLayerMountpoint: filepath.Join(cfg.RootDir, "images", "rootfs"),
