@@ -23,8 +23,8 @@ type Config struct {
 	// ExecOutputLimit caps the stdout and stderr kept by ExecSync (each), like kubelet's 16 MiB.
 	ExecOutputLimit int `toml:"exec_output_limit"`
 	// MonitorPath is the binary started as the per-pod monitor ("<path> monitor …"); "" =
-	// the daemon's own executable. A small dedicated binary (cmd/crishim-monitor) uses less
-	// memory per pod than the full daemon.
+	// crishim-monitor next to the daemon's executable if present, else the daemon itself. The
+	// small dedicated binary (cmd/crishim-monitor) uses much less memory per pod.
 	MonitorPath string `toml:"monitor_path"`
 	// MonitorGOGC is the GOGC value of the per-pod monitor (lower = smaller RSS, more GC).
 	MonitorGOGC int `toml:"monitor_gogc"`

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
@@ -88,7 +89,7 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 			undo.run()
 		}
 	}()
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+	if err := os.MkdirAll(c.dir, 0o711); err != nil {
 		return Status{}, err
 	}
 	if err := c.save(); err != nil {
@@ -108,6 +109,9 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 	spec, err := buildSpec(in)
 	if err != nil {
 		return Status{}, err
+	}
+	if err := prepareMountpoints(rootfs, spec.Mounts); err != nil {
+		return Status{}, fmt.Errorf("container %q: %w", cs.ID, err)
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
@@ -216,12 +220,22 @@ func removeCtrDir(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// unmountAll unmounts and removes the rootfs and image volume mount points of a container.
+// unmountAll unmounts and removes the rootfs and image volume mount points of a container,
+// then checks the mount table: nothing may stay mounted below dir.
 func unmountAll(dir string) error {
 	vols, _ := filepath.Glob(filepath.Join(dir, "vol-*"))
 	for _, mp := range append(vols, filepath.Join(dir, "rootfs")) {
 		if err := unmountRootfs(mp); err != nil {
 			return fmt.Errorf("%s still mounted, directory kept: %w", mp, err)
+		}
+	}
+	left, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return fmt.Errorf("read mount table: %w", err)
+	}
+	for _, mi := range left {
+		if err := unix.Unmount(mi.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("%s still mounted, directory kept: %w", mi.Mountpoint, err)
 		}
 	}
 	return nil

@@ -66,7 +66,7 @@ func (m *Manager) monitorCreate(ctx context.Context, c *container, undo *cleanup
 	}
 	resp, err := callMonitor(ctx, pm.sock, monRequest{
 		Op: opCreate, ID: c.id, Bundle: c.dir, LogPath: cs.LogPath,
-		LineMax: m.cfg.LogLineMaxBytes, Stdin: cs.Stdin,
+		LineMax: m.cfg.LogLineMaxBytes, Stdin: cs.Stdin, StdinOnce: cs.StdinOnce,
 	})
 	if err != nil {
 		// A create cancelled half-way may still have happened: delete it either way.

@@ -162,3 +162,35 @@ func waitGone(t *testing.T, pid int) {
 	}
 	t.Fatalf("process %d still alive", pid)
 }
+
+// TestReopenLog rotates the log of a writing container: every line ends up in exactly one
+// of the two files, in order.
+func TestReopenLog(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
+	pod := newTestPod(t)
+	a := startSleeper(t, m, pod, func(s *ContainerSpec) {
+		s.Command = []string{"sh", "-c", "i=1; while [ $i -le 200 ]; do echo n $i; i=$((i+1)); sleep 0.002; done"}
+	})
+	time.Sleep(100 * time.Millisecond)
+	if err := os.Rename(a.LogPath, a.LogPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ReopenLog(ctx, a.ID); err != nil {
+		t.Fatalf("ReopenLog: %v", err)
+	}
+	waitExit(t, m, a.ID, 10*time.Second)
+	lines := append(readLog(t, a.LogPath+".1"), readLog(t, a.LogPath)...)
+	if len(lines) != 200 {
+		t.Fatalf("%d lines in both files, want 200", len(lines))
+	}
+	for i, l := range lines {
+		if l[2] != fmt.Sprintf("n %d", i+1) {
+			t.Fatalf("line %d: %v", i+1, l)
+		}
+	}
+	if err := m.ReopenLog(ctx, a.ID); !isKind(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("ReopenLog of an exited container: %v", err)
+	}
+}

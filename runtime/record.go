@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -103,16 +102,17 @@ func (c *container) status() Status {
 	return st
 }
 
-// loadRecords reads every container record under dir.
-func loadRecords(dir string) (map[string]*container, error) {
+// loadRecords reads every container record under dir. An unreadable record does not stop
+// the daemon: it is reported in bad and its directory left alone for inspection.
+func loadRecords(dir string) (out map[string]*container, bad map[string]error, err error) {
 	entries, err := os.ReadDir(dir)
+	out, bad = map[string]*container{}, map[string]error{}
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string]*container{}, nil
+		return out, bad, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[string]*container{}
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -124,10 +124,11 @@ func loadRecords(dir string) (map[string]*container, error) {
 				// Crashed before the first record: nothing was done yet.
 				c.rec.Phase = phaseCreating
 			} else {
-				return nil, fmt.Errorf("container %q: %w", e.Name(), err)
+				bad[e.Name()] = err
+				continue
 			}
 		}
 		out[c.id] = c
 	}
-	return out, nil
+	return out, bad, nil
 }

@@ -12,9 +12,12 @@ import (
 // containers are removed; the others get the state their monitor reports (exits that
 // happened while the daemon was down come from exit.json).
 func (m *Manager) reload(ctx context.Context) error {
-	recs, err := loadRecords(m.ctrsDir())
+	recs, bad, err := loadRecords(m.ctrsDir())
 	if err != nil {
 		return err
+	}
+	for id, err := range bad {
+		m.log.Error("unreadable container record left in place", "id", id, "err", err)
 	}
 	for id, c := range recs {
 		m.ctrs[id] = c

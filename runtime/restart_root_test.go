@@ -123,3 +123,72 @@ func TestMonitorKilled(t *testing.T) {
 		t.Fatalf("exec in new container: %q", out)
 	}
 }
+
+// TestDaemonRestartManyPods: 10 pods × 2 containers writing numbered lines; the "daemon"
+// goes away, one container exits meanwhile; after the restart every container has its true
+// state and no line is missing.
+func TestDaemonRestartManyPods(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	rootfs := newTestRootfs(t)
+	root, state := t.TempDir(), t.TempDir()
+	m1 := newTestManager(t, rootfs, root, state)
+	writer := func(n int, code int) func(*ContainerSpec) {
+		return func(s *ContainerSpec) {
+			s.Command = []string{"sh", "-c", fmt.Sprintf("i=1; while [ $i -le %d ]; do echo n $i; i=$((i+1)); sleep 0.01; done; exit %d", n, code)}
+		}
+	}
+	var all []Status
+	var exiting Status
+	for p := 0; p < 10; p++ {
+		pod := newTestPod(t)
+		for c := 0; c < 2; c++ {
+			if p == 3 && c == 1 {
+				exiting = startSleeper(t, m1, pod, writer(50, 9))
+				all = append(all, exiting)
+				continue
+			}
+			all = append(all, startSleeper(t, m1, pod, writer(100000, 0)))
+		}
+	}
+	_ = m1.Close()
+	for i := 0; ; i++ {
+		if _, err := os.Stat(filepath.Join(root, "containers", exiting.ID, "exit.json")); err == nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("container did not exit")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	m2 := newTestManager(t, rootfs, root, state)
+	for _, s := range all {
+		st, err := m2.Status(s.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ID == exiting.ID {
+			if st.State != StateExited || st.ExitCode != 9 {
+				t.Fatalf("exited container: %+v", st)
+			}
+			continue
+		}
+		if st.State != StateRunning || st.Pid != s.Pid {
+			t.Fatalf("running container %s: %+v", s.ID, st)
+		}
+		if err := m2.Stop(ctx, s.ID, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range all {
+		lines := readLog(t, s.LogPath)
+		if len(lines) == 0 || (s.ID == exiting.ID && len(lines) != 50) {
+			t.Fatalf("%s: %d lines", s.ID, len(lines))
+		}
+		for i, l := range lines {
+			if l[2] != fmt.Sprintf("n %d", i+1) {
+				t.Fatalf("%s line %d: %v", s.ID, i+1, l)
+			}
+		}
+	}
+}
