@@ -10,8 +10,8 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
-	"github.com/crishim/crishim/internal/netstats"
 	"github.com/crishim/crishim/images"
+	"github.com/crishim/crishim/internal/netstats"
 	"github.com/crishim/crishim/sandbox"
 )
 
