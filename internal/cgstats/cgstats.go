@@ -64,7 +64,9 @@ func New() Reader {
 func NewV1(root string) Reader {
 	subs := []cgroup1.Subsystem{
 		cgroup1.NewCpuacct(root),
-		cgroup1.NewMemory(root, cgroup1.OptionalSwap()),
+		// Kernel memory figures are not reported: skipping them saves 8 file reads per
+		// sample (ListContainerStats reads every container's cgroup).
+		cgroup1.NewMemory(root, cgroup1.OptionalSwap(), cgroup1.IgnoreModules("kmem", "kmem.tcp")),
 		cgroup1.NewPids(root),
 	}
 	return Reader{root: root, v1: func() ([]cgroup1.Subsystem, error) { return subs, nil }}
