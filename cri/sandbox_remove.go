@@ -34,6 +34,7 @@ func (s *Server) RemovePodSandbox(ctx context.Context, req *runtimeapi.RemovePod
 	if known == nil {
 		// Like containerd: the pod's containers are deleted, then the sandbox. The pod is
 		// gone: the events carry its last status, not ready.
+		s.pods.rates.Forget("pod/" + before.ID)
 		last := criPodStatus(&before)
 		last.State = runtimeapi.PodSandboxState_SANDBOX_NOTREADY
 		for _, id := range ctrs {
