@@ -20,6 +20,7 @@ import (
 // CgroupReader reads a cgroup's figures; cgstats.Reader satisfies it.
 type CgroupReader interface {
 	Read(path string) (cgstats.Sample, error)
+	Processes(path string) (uint64, error)
 }
 
 // SandboxLister lists pod sandboxes; *sandbox.Manager satisfies it.
@@ -130,7 +131,9 @@ func (s *Server) podStats(ctx context.Context, sb sandbox.Sandbox) *runtimeapi.P
 		nano, ok := s.pods.rates.NanoCores("pod/"+sb.ID, smp.Timestamp, smp.CPUUsageNanos)
 		lx.Cpu = cpuToCRI(ts, smp.CPUUsageNanos, nano, ok)
 		lx.Memory = memoryToCRI(ts, sampleStats(smp))
-		lx.Process = &runtimeapi.ProcessUsage{Timestamp: ts, ProcessCount: u64(smp.Pids)}
+		if n, err := s.pods.cgroups.Processes(sb.CgroupParent); err == nil {
+			lx.Process = &runtimeapi.ProcessUsage{Timestamp: ts, ProcessCount: u64(n)}
+		}
 	} else if !errors.Is(err, cgstats.ErrNoCgroup) {
 		s.logger(ctx).Debug("pod cgroup stats", "pod", sb.ID, "err", err)
 	}

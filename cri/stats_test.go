@@ -49,6 +49,13 @@ func (f fakeCgroups) Read(path string) (cgstats.Sample, error) {
 	return cgstats.Sample{}, cgstats.ErrNoCgroup
 }
 
+func (f fakeCgroups) Processes(path string) (uint64, error) {
+	if s, ok := f[path]; ok {
+		return s.Pids - 1, nil // fewer processes than tasks
+	}
+	return 0, cgstats.ErrNoCgroup
+}
+
 var statsTime = time.Unix(5000, 0)
 
 // statsServer has pod1 (ready, two containers: a labelled app=web) and pod3 (not ready).
@@ -159,7 +166,7 @@ func TestPodSandboxStatsRPCs(t *testing.T) {
 	if r.Stats.Attributes.Id != "pod1" || r.Stats.Attributes.Metadata.Name != "p" {
 		t.Errorf("attributes %v", r.Stats.Attributes)
 	}
-	if lx.Cpu.UsageCoreNanoSeconds.GetValue() != 7e9 || lx.Memory.WorkingSetBytes.GetValue() != 200 || lx.Process.ProcessCount.GetValue() != 4 {
+	if lx.Cpu.UsageCoreNanoSeconds.GetValue() != 7e9 || lx.Memory.WorkingSetBytes.GetValue() != 200 || lx.Process.ProcessCount.GetValue() != 3 {
 		t.Errorf("pod cgroup stats cpu %v mem %v proc %v", lx.Cpu, lx.Memory, lx.Process)
 	}
 	if lx.Network.DefaultInterface.GetName() != "eth0" || lx.Network.DefaultInterface.RxBytes.GetValue() != 1000 || len(lx.Network.Interfaces) != 2 {

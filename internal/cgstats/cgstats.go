@@ -4,8 +4,10 @@
 package cgstats
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -176,4 +178,32 @@ func noLimit(v uint64) uint64 {
 		return 0
 	}
 	return v
+}
+
+// Processes counts the processes (not threads) in the cgroup at path and its descendants,
+// as cAdvisor's process count does.
+func (r Reader) Processes(path string) (uint64, error) {
+	dir := filepath.Join(r.root, path)
+	if !r.v2 {
+		dir = filepath.Join(r.root, "pids", path)
+	}
+	var n uint64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if err != nil {
+			return err
+		}
+		n += uint64(bytes.Count(b, []byte{'\n'}))
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("cgroup %s: %w", path, ErrNoCgroup)
+	}
+	return n, err
 }

@@ -56,6 +56,14 @@ func TestReadV1(t *testing.T) {
 	if s != want {
 		t.Fatalf("got  %+v\nwant %+v", s, want)
 	}
+	writeFiles(t, filepath.Join(root, "pids", "/pod"), map[string]string{"cgroup.procs": "7\n"})
+	writeFiles(t, filepath.Join(root, "pids", path), map[string]string{"cgroup.procs": "8\n9\n"})
+	if n, err := NewV1(root).Processes("/pod"); err != nil || n != 3 {
+		t.Errorf("processes of /pod = %d, %v; want 3 (recursive)", n, err)
+	}
+	if _, err := NewV1(root).Processes("/nope"); !errors.Is(err, ErrNoCgroup) {
+		t.Errorf("processes of a missing cgroup: %v", err)
+	}
 	if _, err := NewV1(root).Read("/pod/gone"); !errors.Is(err, ErrNoCgroup) {
 		t.Fatalf("missing cgroup: err = %v, want ErrNoCgroup", err)
 	}
