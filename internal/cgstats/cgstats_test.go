@@ -32,7 +32,7 @@ func TestReadV1(t *testing.T) {
 	})
 	writeFiles(t, filepath.Join(root, "memory", path), map[string]string{
 		"memory.stat": "cache 4096\nrss 8192\ninactive_file 1000\n" +
-			"total_rss 20971520\ntotal_inactive_file 1048576\ntotal_pgfault 77\ntotal_pgmajfault 3\n",
+			"total_rss 20971520\ntotal_inactive_file 1048576\ntotal_pgfault 77\ntotal_pgmajfault 3\nhierarchical_memory_limit 67108864\n",
 		"memory.usage_in_bytes":       "31457280\n",
 		"memory.limit_in_bytes":       "9223372036854771712\n",
 		"memory.max_usage_in_bytes":   "40000000\n",
@@ -51,7 +51,7 @@ func TestReadV1(t *testing.T) {
 	want := Sample{
 		Timestamp: s.Timestamp, CPUUsageNanos: 123456789, MemoryUsage: 31457280,
 		MemoryWorkingSet: 31457280 - 1048576, MemoryRSS: 20971520, PageFaults: 77,
-		MajorPageFaults: 3, SwapUsage: 4096, OOMKills: 2, Pids: 5,
+		MajorPageFaults: 3, SwapUsage: 4096, MemoryLimit: 64 << 20, OOMKills: 2, Pids: 5,
 	}
 	if s != want {
 		t.Fatalf("got  %+v\nwant %+v", s, want)
