@@ -42,7 +42,7 @@ func recvEvents(t *testing.T, st runtimeapi.RuntimeService_GetContainerEventsCli
 
 // TestPodLifecycleStatsEventsRoot runs a pod through CRI on real managers with two event
 // subscribers: a container that burns CPU and holds memory (stats), one that is OOM-killed
-// under a 20 MiB limit while allocating 100 MiB (reason OOMKilled, STOPPED event), then
+// under a 20 MiB limit while allocating 200 MiB (reason OOMKilled, STOPPED event), then
 // stop and removal of the pod; both subscribers see the same events in order.
 func TestPodLifecycleStatsEventsRoot(t *testing.T) {
 	e := newRootEnv(t)
@@ -69,6 +69,10 @@ func TestPodLifecycleStatsEventsRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	pod := pr.PodSandboxId
+	t.Cleanup(func() { // also after a failure half-way (idempotent)
+		_, _ = rc.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: pod})
+		_, _ = rc.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: pod})
+	})
 	run := func(name string, mem int64, cmd ...string) string {
 		t.Helper()
 		cfg := &runtimeapi.ContainerConfig{Metadata: &runtimeapi.ContainerMetadata{Name: name},
@@ -83,8 +87,13 @@ func TestPodLifecycleStatsEventsRoot(t *testing.T) {
 		}
 		return r.ContainerId
 	}
+	// The container's init is this test binary re-executed: pages of it not yet in the page
+	// cache would be charged to the 20 MiB cgroup before the limit applies. Read it first.
+	if exe, err := os.Executable(); err == nil {
+		_, _ = os.ReadFile(exe)
+	}
 	burn := run("burn", 0, "sh", "-c", "dd if=/dev/zero of=/dev/null bs=16M & while :; do :; done")
-	oom := run("oom", 20<<20, "sh", "-c", "head -c 100m /dev/zero | tail")
+	oom := run("oom", oomLimit, "sh", "-c", "head -c 200m /dev/zero | tail")
 	checkStats(t, rc, pod, burn)
 
 	var reasons []map[evKey]string
