@@ -26,7 +26,9 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if st != StateCreated {
 		return fmt.Errorf("container %q is %s, not CREATED: %w", id, st, errdefs.ErrFailedPrecondition)
 	}
-	resp, err := m.call(ctx, c.rec.Spec.PodID, monRequest{Op: opStart, ID: id})
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), monitorOpTimeout)
+	defer cancel()
+	resp, err := m.call(sctx, c.rec.Spec.PodID, monRequest{Op: opStart, ID: id})
 	if err != nil {
 		return fmt.Errorf("start container %q: %w", id, err)
 	}

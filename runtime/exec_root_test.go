@@ -1,14 +1,11 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	goruntime "runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -142,106 +139,4 @@ func TestStopSignalAndTimeout(t *testing.T) {
 		t.Fatalf("pid %d alive after remove", c.Pid)
 	}
 	_ = fmt.Sprint()
-}
-
-func TestExecInteractive(t *testing.T) {
-	needRoot(t)
-	ctx := context.Background()
-	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
-	st := startSleeper(t, m, newTestPod(t), nil)
-
-	var out, errb bytes.Buffer
-	code, err := m.Exec(ctx, st.ID, ExecOptions{
-		Cmd: []string{"sh", "-c", "cat; echo bye >&2; exit 4"}, Stdin: strings.NewReader("from stdin\n"),
-		Stdout: &out, Stderr: &errb,
-	})
-	if err != nil || code != 4 || out.String() != "from stdin\n" || errb.String() != "bye\n" {
-		t.Fatalf("exec: code %d err %v out %q stderr %q", code, err, out.String(), errb.String())
-	}
-
-	out.Reset()
-	sizes := make(chan TermSize, 1)
-	sizes <- TermSize{Width: 123, Height: 45}
-	pr, pw := io.Pipe()
-	go func() {
-		time.Sleep(200 * time.Millisecond) // let the resize land before stty runs
-		_, _ = pw.Write([]byte("tty; stty size; exit 3\n"))
-	}()
-	code, err = m.Exec(ctx, st.ID, ExecOptions{Cmd: []string{"sh"}, TTY: true, Stdin: pr, Stdout: &syncBuffer{b: &out}, Resize: sizes})
-	pw.Close()
-	if err != nil || code != 3 || !strings.Contains(out.String(), "/dev/pts/") || !strings.Contains(out.String(), "45 123") {
-		t.Fatalf("tty exec: code %d err %v out %q", code, err, out.String())
-	}
-	if _, err := m.Exec(ctx, st.ID, ExecOptions{}); !isKind(err, errdefs.ErrInvalidArgument) {
-		t.Fatalf("empty exec: %v", err)
-	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a final reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// TestExecSyncStress: many ExecSync calls, 10% of them timing out, 4 at a time, leave no
-// process, zombie, fd or goroutine behind (1000 calls; 100 with -short).
-func TestExecSyncStress(t *testing.T) {
-	needRoot(t)
-	n := 1000
-	if testing.Short() {
-		n = 100
-	}
-	ctx := context.Background()
-	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
-	st := startSleeper(t, m, newTestPod(t), nil)
-	_, _, _, _ = m.ExecSync(ctx, st.ID, []string{"true"}, time.Second) // warm up
-	fds, kids, gor := countFDs(), countChildren(), goruntime.NumGoroutine()
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				cmd, timeout := []string{"echo", fmt.Sprint(i)}, 5*time.Second
-				if i%10 == 0 {
-					cmd, timeout = []string{"sh", "-c", "sleep 10 & sleep 10"}, 200*time.Millisecond
-				}
-				out, _, code, err := m.ExecSync(ctx, st.ID, cmd, timeout)
-				ok := err == nil && code == 0 && string(out) == fmt.Sprintf("%d\n", i)
-				if i%10 == 0 {
-					ok = isKind(err, errdefs.ErrDeadlineExceeded)
-				}
-				if !ok {
-					mu.Lock()
-					failures = append(failures, fmt.Sprintf("call %d: out %q code %d err %v", i, out, code, err))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
-	if len(failures) > 0 {
-		t.Fatalf("%d failed calls, first: %s", len(failures), failures[0])
-	}
-	time.Sleep(100 * time.Millisecond) // let finished goroutines exit
-	if f, k, g := countFDs(), countChildren(), goruntime.NumGoroutine(); f > fds || k > kids || g > gor {
-		t.Fatalf("leak after %d execs: fds %d→%d children %d→%d goroutines %d→%d", n, fds, f, kids, k, gor, g)
-	}
-	out := execOut(t, m, st.ID, "sh", "-c", "ps -o stat,comm | grep -v '^Z' | grep -c sleep")
-	if out != "1" {
-		t.Fatalf("live sleep processes in the container: %s", out)
-	}
 }

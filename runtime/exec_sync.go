@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
@@ -65,8 +66,13 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 	if len(cmd) == 0 || cmd[0] == "" {
 		return nil, nil, 0, fmt.Errorf("exec in container %q: empty command: %w", id, errdefs.ErrInvalidArgument)
 	}
-	if _, err := m.runningTarget(id); err != nil {
-		return nil, nil, 0, err // before any pipe is made
+	t, err := m.runningTarget(id)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	lc, err := libcontainer.Load(m.lcRoot, id)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("container %q is not running: %w: %w", id, errdefs.ErrFailedPrecondition, err)
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -79,12 +85,21 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 		return nil, nil, 0, err
 	}
 	defer errR.Close()
-	p := &libcontainer.Process{Stdout: outW, Stderr: errW}
-	err = m.execProcess(id, cmd, false, p)
+	p := &libcontainer.Process{
+		Args: cmd, Env: t.env, Cwd: t.cwd, UID: int(t.user.UID), GID: int(t.user.GID),
+		Stdout: outW, Stderr: errW, Init: false,
+	}
+	if n := min(m.host.NoFileHard, 1048576); n > 0 {
+		p.Rlimits = []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Hard: n, Soft: n}}
+	}
+	for _, g := range t.user.SupplementalGroups {
+		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
+	}
+	err = lc.Run(p)
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, 0, fmt.Errorf("exec %q in container %q: %w", cmd[0], id, err)
 	}
 	ob := &cappedBuffer{limit: m.cfg.ExecOutputLimit}
 	eb := &cappedBuffer{limit: m.cfg.ExecOutputLimit}

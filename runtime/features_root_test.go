@@ -135,8 +135,8 @@ func TestOOMKilled(t *testing.T) {
 	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
 	pod := newTestPod(t)
 	spec := pod.spec("oom", "tail", "/dev/zero")
-	spec.Resources.MemoryLimitInBytes = 48 << 20 // the init (this test binary) must fit before exec
-	spec.Resources.MemorySwapLimitInBytes = 48 << 20
+	spec.Resources.MemoryLimitInBytes = 16 << 20
+	spec.Resources.MemorySwapLimitInBytes = 16 << 20
 	st, err := m.Create(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)

@@ -245,6 +245,8 @@ func (p *testPod) spec(name string, args ...string) ContainerSpec {
 func newTestManager(t *testing.T, rootfs Rootfs, root, state string) *Manager {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// t.TempDir's parent is 0700; user-namespaced containers must be able to pass through.
+	_ = os.Chmod(filepath.Dir(root), 0o711)
 	cfg := DefaultConfig()
 	self, _ := os.Executable()
 	cfg.MonitorPath = self // this test binary serves "monitor" (see main_test.go)

@@ -46,6 +46,7 @@ func TestContainerLifecycle(t *testing.T) {
 	root, state := t.TempDir(), t.TempDir()
 	m := newTestManager(t, rootfs, root, state)
 	pod := newTestPod(t)
+	t.Cleanup(func() { _ = m.RemovePodContainers(context.Background(), pod.id) })
 
 	spec := pod.spec("lines", "sh", "-c", `i=1; while [ $i -le 100 ]; do echo line $i; i=$((i+1)); done; echo oops >&2; printf tail; exit 3`)
 	st, err := m.Create(ctx, spec)
@@ -123,6 +124,12 @@ func TestContainerLifecycle(t *testing.T) {
 	waitGone(t, monPid)
 	if err := m.RemovePodContainers(ctx, pod.id); err != nil {
 		t.Fatalf("second RemovePodContainers: %v", err)
+	}
+	// Nothing of the pod is left in the state dir: no monitor dir, socket or container state.
+	for _, d := range []string{"monitors", "s", "lc"} {
+		if e, _ := os.ReadDir(filepath.Join(state, d)); len(e) != 0 {
+			t.Errorf("%s/%s not empty: %v", state, d, e)
+		}
 	}
 }
 

@@ -71,6 +71,9 @@ func New(cfg Config, rootDir, stateDir string, rootfs Rootfs, log *slog.Logger) 
 			return nil, err
 		}
 	}
+	if d := unsearchableParent(rootDir); d != "" {
+		log.Warn("user-namespaced containers cannot reach their rootfs: a parent of the runtime root dir is not searchable by others (chmod o+x)", "dir", d)
+	}
 	if err := m.reload(context.Background()); err != nil {
 		return nil, err
 	}
@@ -169,4 +172,17 @@ func monitorExecutable(configured string) (string, error) {
 		return side, nil
 	}
 	return self, nil
+}
+
+// unsearchableParent returns the first ancestor of dir that others cannot traverse ("" if
+// none): the root of a user-namespaced container is an unprivileged host uid.
+func unsearchableParent(dir string) string {
+	for d := filepath.Dir(filepath.Clean(dir)); ; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return d
+		}
+		if d == "/" || d == "." {
+			return ""
+		}
+	}
 }

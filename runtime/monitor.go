@@ -93,10 +93,6 @@ func (m *monitor) handle(conn *net.UnixConn) {
 	if err := dec.Decode(&req); err != nil {
 		return
 	}
-	if req.Op == opAttach {
-		m.attach(conn, dec.Buffered(), req)
-		return
-	}
 	gone := make(chan struct{})
 	go func() {
 		var b [1]byte
@@ -145,8 +141,6 @@ func (m *monitor) dispatch(req monRequest, gone <-chan struct{}) monResponse {
 		return r
 	case opReopen:
 		return c.reopen()
-	case opResize:
-		return c.resize(req.Width, req.Height)
 	}
 	return errResponse(fmt.Errorf("unknown op %q: %w", req.Op, errInvalidMon))
 }

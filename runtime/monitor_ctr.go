@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,24 +33,19 @@ type stdioOut struct {
 
 // monCtr is one container owned by the monitor.
 type monCtr struct {
-	id, bundle   string
-	c            *libcontainer.Container
-	p            *libcontainer.Process
-	log          *logFile
-	stdin        *os.File   // write end of the container's stdin (nil without Stdin)
-	outputs      []stdioOut // read ends pumped into the log
-	pumps        sync.WaitGroup
-	privatePID   bool
-	done         chan struct{} // closed once exit is recorded
-	stdinOnce    bool
-	master       *os.File // pty master (tty)
-	attachMu     sync.Mutex
-	attachers    map[*attacher]bool
-	attachClosed bool
-	startMu      sync.Mutex
-	startedAt    time.Time
-	exit         exitRecord
-	delOnce      sync.Once
+	id, bundle string
+	c          *libcontainer.Container
+	p          *libcontainer.Process
+	log        *logFile
+	stdin      *os.File   // write end of the container's stdin (nil without Stdin)
+	outputs    []stdioOut // read ends pumped into the log
+	pumps      sync.WaitGroup
+	privatePID bool
+	done       chan struct{} // closed once exit is recorded
+	startMu    sync.Mutex
+	startedAt  time.Time
+	exit       exitRecord
+	delOnce    sync.Once
 }
 
 // create builds the libcontainer container from <bundle>/config.json and starts its init
@@ -72,7 +66,7 @@ func (m *monitor) create(req monRequest) (resp monResponse) {
 	if err != nil {
 		return errResponse(fmt.Errorf("create container: %w", err))
 	}
-	mc := &monCtr{id: req.ID, bundle: req.Bundle, c: c, done: make(chan struct{}), stdinOnce: req.StdinOnce,
+	mc := &monCtr{id: req.ID, bundle: req.Bundle, c: c, done: make(chan struct{}),
 		privatePID: cfg.Namespaces.IsPrivate(configs.NEWPID) && cfg.Namespaces.PathOf(configs.NEWPID) == ""}
 	defer func() {
 		if resp.Err != "" {
@@ -107,11 +101,7 @@ func (m *monitor) create(req monRequest) (resp monResponse) {
 		mc.pumps.Add(1)
 		go func(o stdioOut) {
 			defer mc.pumps.Done()
-			id := frameStdout
-			if o.stream == streamStderr {
-				id = frameStderr
-			}
-			mc.log.pump(o.stream, io.TeeReader(o.f, attachTee{mc, id}), max(req.LineMax, 256))
+			mc.log.pump(o.stream, o.f, max(req.LineMax, 256))
 		}(o)
 	}
 	m.mu.Lock()
@@ -150,7 +140,6 @@ func (mc *monCtr) setupIO(p *libcontainer.Process, tty, stdin bool) (func(bool) 
 			}
 			// Non-blocking, so reads go through the netpoller instead of holding a thread.
 			master = pollable(master)
-			mc.master = master
 			mc.outputs = append(mc.outputs, stdioOut{master, streamStdout})
 			if stdin {
 				mc.stdin = master

@@ -54,7 +54,6 @@ func (mc *monCtr) waitExit(m *monitor) {
 		}
 		<-drained
 	}
-	mc.closeAttachers()
 	rec := exitRecord{Code: code, FinishedAt: finished, Reason: ReasonCompleted, StartedAt: mc.started()}
 	if code != 0 {
 		rec.Reason = ReasonError

@@ -27,6 +27,10 @@ func TestDaemonRestart(t *testing.T) {
 	})
 	b := startSleeper(t, m1, pod, nil)
 	half := startSleeper(t, m1, pod, nil)
+	creating, err := m1.Create(ctx, pod.spec("creating", "sleep", "100"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	monPid := monitorPid(t, m1, pod.id)
 	_ = m1.Close()
 
@@ -41,14 +45,17 @@ func TestDaemonRestart(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	var rec record
-	recPath := filepath.Join(root, "containers", half.ID, "record.json")
-	if err := store.ReadJSON(recPath, &rec); err != nil {
-		t.Fatal(err)
-	}
-	rec.Phase = phaseRemoving
-	if err := store.WriteJSON(recPath, &rec); err != nil {
-		t.Fatal(err)
+	// half's removal and creating's create were interrupted by the "crash".
+	for id, phase := range map[string]string{half.ID: phaseRemoving, creating.ID: phaseCreating} {
+		var rec record
+		recPath := filepath.Join(root, "containers", id, "record.json")
+		if err := store.ReadJSON(recPath, &rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Phase = phase
+		if err := store.WriteJSON(recPath, &rec); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	m2 := newTestManager(t, rootfs, root, state)
@@ -63,6 +70,10 @@ func TestDaemonRestart(t *testing.T) {
 	if _, err := m2.Status(half.ID); !isNotFound(err) || pidAlive(half.Pid) {
 		t.Fatalf("half-removed container after restart: %v (pid alive %v)", err, pidAlive(half.Pid))
 	}
+	if _, err := m2.Status(creating.ID); !isNotFound(err) {
+		t.Fatalf("half-created container after restart: %v", err)
+	}
+	waitGone(t, creating.Pid)
 	lines := readLog(t, a.LogPath)
 	if len(lines) != 300 {
 		t.Fatalf("%d log lines, want 300", len(lines))

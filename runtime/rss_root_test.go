@@ -69,3 +69,39 @@ func smapsRollup(pid int) string {
 	}
 	return strings.Join(keep, ", ")
 }
+
+// TestMonitorPSSManyPods reports the average proportional memory (PSS) of 5 pod monitors
+// with one container each: what a pod costs once the binary's pages are shared (run -v).
+func TestMonitorPSSManyPods(t *testing.T) {
+	needRoot(t)
+	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
+	if bin := os.Getenv("CRISHIM_TEST_MONITOR"); bin != "" {
+		m.exe = bin
+	}
+	var pids []int
+	for i := 0; i < 5; i++ {
+		pod := newTestPod(t)
+		startSleeper(t, m, pod, nil)
+		pids = append(pids, monitorPid(t, m, pod.id))
+	}
+	time.Sleep(1500 * time.Millisecond)
+	var pss, rss, anon int
+	for _, p := range pids {
+		pss += smapsField(p, "Pss:")
+		rss += smapsField(p, "Rss:")
+		anon += smapsField(p, "Anonymous:")
+	}
+	t.Logf("5 monitors, 1 container each: average RSS %d KiB, PSS %d KiB, anonymous %d KiB", rss/5, pss/5, anon/5)
+}
+
+func smapsField(pid int, key string) int {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, key) {
+			var n int
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, key)), "%d", &n)
+			return n
+		}
+	}
+	return 0
+}

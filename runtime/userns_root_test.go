@@ -75,3 +75,35 @@ func TestUserNamespacePod(t *testing.T) {
 		t.Fatalf("output %q", out)
 	}
 }
+
+// TestUserNamespaceNew: a pod whose namespaces were made outside any user namespace still
+// runs user-namespaced containers (new userns per container; no /dev/mqueue).
+func TestUserNamespaceNew(t *testing.T) {
+	needRoot(t)
+	root := t.TempDir()
+	if err := os.Chmod(filepath.Dir(root), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	m := newTestManager(t, newTestRootfs(t), root, t.TempDir())
+	pod := newTestPod(t)
+	spec := pod.spec("userns", "sh", "-c", "cat /proc/self/uid_map; id -u")
+	spec.Pod.UIDMappings = []IDMapping{{ContainerID: 0, HostID: 1000, Size: 100000}}
+	spec.Pod.GIDMappings = spec.Pod.UIDMappings
+	st, err := m.Create(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if err := m.Start(context.Background(), st.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ex := waitExit(t, m, st.ID, 10*time.Second); ex.ExitCode != 0 {
+		t.Fatalf("exit %d: %v", ex.ExitCode, readLog(t, spec.LogPath))
+	}
+	var out []string
+	for _, l := range readLog(t, spec.LogPath) {
+		out = append(out, strings.Join(strings.Fields(l[2]), " "))
+	}
+	if strings.Join(out, "|") != "0 1000 100000|0" {
+		t.Fatalf("output %q", out)
+	}
+}

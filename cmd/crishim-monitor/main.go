@@ -7,17 +7,11 @@ package main
 import (
 	"os"
 
-	_ "github.com/opencontainers/cgroups/devices" // device cgroup rules for containers
-	"github.com/opencontainers/runc/libcontainer"
-	_ "github.com/opencontainers/runc/libcontainer/nsenter" // setns before the Go runtime starts
-
 	"github.com/crishim/crishim/runtime"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		libcontainer.Init() // never returns
-	}
+	runtime.MaybeContainerInit() // libcontainer's re-executed init; never returns
 	if len(os.Args) < 2 || os.Args[1] != runtime.MonitorSubcommand {
 		os.Stderr.WriteString("usage: crishim-monitor monitor --socket PATH --root DIR [--pod ID] [--ready-fd N]\n")
 		os.Exit(2)
