@@ -13,6 +13,7 @@ import (
 	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/crishim/crishim/images"
+	"github.com/crishim/crishim/internal/netstats"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -48,6 +49,13 @@ type Options struct {
 	ImageResolver ImageResolver
 	// PortDialer connects port forwards inside pods; nil = Sandboxes.
 	PortDialer PortDialer
+	// WritableLayerMountpoint is reported as the filesystem of container writable layers in
+	// stats (the container filesystem of ImageFsInfo); "" leaves it out.
+	WritableLayerMountpoint string
+	// Cgroups reads pod cgroups for the pod stats; nil = this host's cgroup hierarchy.
+	Cgroups CgroupReader
+	// NetnsStats reads the interface counters of a pinned netns; nil = netlink (netstats.Read).
+	NetnsStats func(nsPath string) ([]netstats.Interface, error)
 }
 
 // Server implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.
@@ -61,6 +69,8 @@ type Server struct {
 	log     *slog.Logger
 	creates *createTracker
 	events  *eventBroker
+
+	pods podStatsDeps
 
 	streamMu sync.Mutex
 	stream   streaming.Server // nil until StartStreaming
@@ -80,7 +90,11 @@ func NewServer(opts Options) *Server {
 	if opts.PortDialer == nil && opts.Sandboxes != nil {
 		opts.PortDialer = opts.Sandboxes
 	}
-	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
+	s := &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker(), pods: newPodStatsDeps(opts)}
+	if n, ok := opts.Containers.(exitNotifier); ok {
+		n.OnExit(s.onContainerExit)
+	}
+	return s
 }
 
 // Register registers both CRI services on g.
