@@ -105,6 +105,8 @@ func (r *streamRuntime) Exec(ctx context.Context, id string, cmd []string, in io
 		return err
 	}
 	o := runtime.ExecOptions{Cmd: cmd, TTY: tty, Stdin: in, Stdout: out, Stderr: errw}
+	ctx, cancel := untilClientGone(ctx, out, errw, in)
+	defer cancel()
 	done := make(chan struct{})
 	defer close(done)
 	o.Resize = termSizes(resize, done)
@@ -128,6 +130,8 @@ func (r *streamRuntime) Attach(ctx context.Context, id string, in io.Reader, out
 		return err
 	}
 	o := runtime.AttachOptions{TTY: tty, Stdin: in, Stdout: out, Stderr: errw}
+	ctx, cancel := untilClientGone(ctx, out, errw, in)
+	defer cancel()
 	done := make(chan struct{})
 	defer close(done)
 	o.Resize = termSizes(resize, done)
@@ -141,6 +145,8 @@ func (r *streamRuntime) PortForward(ctx context.Context, podID string, port int3
 	if d == nil {
 		return fmt.Errorf("port forward: no pod sandboxes: %w", errdefs.ErrNotImplemented)
 	}
+	ctx, cancel := untilClientGone(ctx, stream)
+	defer cancel()
 	conn, err := d.DialPort(ctx, podID, port)
 	if err != nil {
 		return err
@@ -158,6 +164,41 @@ func (r *streamRuntime) PortForward(ctx context.Context, podID string, port int3
 		return fmt.Errorf("port forward to pod %q port %d: %w", podID, port, err)
 	}
 	return nil
+}
+
+// clientProbeInterval is how often a streaming session checks that its client is still
+// connected.
+const clientProbeInterval = 2 * time.Second
+
+// untilClientGone returns ctx, also cancelled once the client's connection is gone. The
+// streaming library does not cancel the request context of its hijacked connection, so a
+// session whose client vanished would otherwise wait for the container's next output (or
+// forever). The first writable stream is probed with an empty write every
+// clientProbeInterval: clients ignore empty frames, and the write fails once the connection
+// is closed.
+func untilClientGone(ctx context.Context, streams ...any) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	for _, st := range streams {
+		if w, ok := st.(io.Writer); ok && w != nil {
+			go func() {
+				t := time.NewTicker(clientProbeInterval)
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+					}
+					if _, err := w.Write(nil); err != nil {
+						cancel()
+						return
+					}
+				}
+			}()
+			break
+		}
+	}
+	return ctx, cancel
 }
 
 // termSizes converts the streaming server's resize channel. The converter ends when resize

@@ -22,6 +22,8 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 	"k8s.io/streaming/pkg/httpstream"
 	"k8s.io/streaming/pkg/httpstream/spdy"
+
+	"github.com/crishim/crishim/runtime"
 )
 
 // hostDialer dials the port on the host loopback for any known pod (the netns part is
@@ -289,4 +291,49 @@ func TestStreamingTLS(t *testing.T) {
 		t.Fatalf("TLS handshake: %v", err)
 	}
 	c.Close()
+}
+
+// blockingRuntime's Attach waits for its context and reports when it ends.
+type blockingRuntime struct {
+	*fakeRuntime
+	gone chan struct{}
+}
+
+func (b blockingRuntime) Attach(ctx context.Context, id string, o runtime.AttachOptions) error {
+	<-ctx.Done()
+	close(b.gone)
+	return nil
+}
+
+// TestStreamingClientGone checks that a session ends when its client's connection goes
+// away, and not when the client merely half-closes a stream.
+func TestStreamingClientGone(t *testing.T) {
+	rt := blockingRuntime{newFakeRuntime(), make(chan struct{})}
+	srv := NewServer(Options{Containers: rt, PodLookup: fakeSandboxes{"pod1": testPod()}, ImageResolver: testImages()})
+	ss, err := srv.StartStreaming("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ss.Stop()
+	rc, _ := dialServer(t, srv)
+	id := runningContainer(t, rc, "r", true)
+	resp, err := rc.Attach(context.Background(), &runtimeapi.AttachRequest{ContainerId: id, Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := spdyDial(t, resp.Url, "v4.channel.k8s.io")
+	newStream(t, conn, "streamType", "error")
+	out := newStream(t, conn, "streamType", "stdout")
+	out.Close() // half-close: the client still reads
+	select {
+	case <-rt.gone:
+		t.Fatal("a half-closed stream ended the session")
+	case <-time.After(300 * time.Millisecond):
+	}
+	conn.Close()
+	select {
+	case <-rt.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session did not end when the client went away")
+	}
 }
