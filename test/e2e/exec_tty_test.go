@@ -16,7 +16,8 @@ import (
 
 // TestExecTTYUnderTmux drives an interactive `crictl exec -it` session in a real terminal
 // (a detached tmux session): the shell sees the terminal's size, follows a resize of the
-// window, and the session ends with the shell, whose exit code reaches crictl.
+// window, and the session ends with the shell, whose exit code reaches crictl. A crictl
+// killed mid-session takes its command with it.
 func TestExecTTYUnderTmux(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs the daemon and a container")
@@ -64,6 +65,39 @@ func TestExecTTYUnderTmux(t *testing.T) {
 	}
 	if s := tm.screen(); !strings.Contains(s, "exit code 3") {
 		t.Fatalf("the exit code did not reach crictl; screen:\n%s", s)
+	}
+
+	// A client that goes away takes its command with it.
+	// (With a tty the terminal hangs up; without one, the daemon notices the closed connection.)
+	for i, args := range [][]string{{"exec", "-it", cid, "sleep", "4242"}, {"exec", cid, "sleep", "4243"}} {
+		name := fmt.Sprint("gone", i)
+		tm.run("new-session", "-d", "-s", name, strings.Join(cr.argv(args...), " "))
+		waitProcs(t, strings.Join(args[len(args)-2:], " "), true)
+		tm.run("kill-session", "-t", name)
+		waitProcs(t, strings.Join(args[len(args)-2:], " "), false)
+	}
+}
+
+// waitProcs waits until a process whose command line is cmdline exists (or no longer does).
+func waitProcs(t *testing.T, cmdline string, exist bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		found := false
+		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range procs {
+			if b, err := os.ReadFile(p); err == nil && strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ") == cmdline {
+				found = true
+				break
+			}
+		}
+		if found == exist {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %q: exists=%v after 20s, want %v", cmdline, found, exist)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
