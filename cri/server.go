@@ -69,8 +69,7 @@ type Server struct {
 	log     *slog.Logger
 	creates *createTracker
 	events  *eventBroker
-
-	pods podStatsDeps
+	pods    podStatsDeps
 
 	streamMu sync.Mutex
 	stream   streaming.Server // nil until StartStreaming
