@@ -6,6 +6,7 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 
+	"github.com/crishim/crishim/internal/cglimits"
 	"github.com/crishim/crishim/internal/errdefs"
 )
 
@@ -28,15 +29,9 @@ func validateResources(r Resources) error {
 		return bad("pids_limit", r.PidsLimit)
 	case r.OOMScoreAdj < -1000 || r.OOMScoreAdj > 1000:
 		return bad("oom_score_adj", r.OOMScoreAdj)
-	// Absurd values the kernel might take or clamp silently (zero = unchanged).
-	case r.CPUShares > 262144 || r.CPUShares == 1:
-		return bad("cpu_shares (2-262144)", r.CPUShares)
-	case r.CPUPeriod != 0 && (r.CPUPeriod < 1000 || r.CPUPeriod > 1000000):
-		return bad("cpu_period (1000-1000000 µs)", r.CPUPeriod)
-	case r.CPUQuota > 0 && r.CPUQuota < 1000:
-		return bad("cpu_quota (-1 or at least 1000 µs)", r.CPUQuota)
-	case r.MemoryLimitInBytes > 0 && (r.MemoryLimitInBytes < 4096 || r.MemoryLimitInBytes > 1<<62):
-		return bad("memory_limit_in_bytes (4096-2^62)", r.MemoryLimitInBytes)
+	}
+	if err := cglimits.Check(r.CPUShares, r.CPUPeriod, r.CPUQuota, r.MemoryLimitInBytes); err != nil {
+		return fmt.Errorf("resources: %w", err)
 	}
 	return nil
 }

@@ -2,26 +2,14 @@ package sandbox
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
 	"github.com/containerd/cgroups/v3/cgroup2"
 
+	"github.com/crishim/crishim/internal/cglimits"
 	"github.com/crishim/crishim/internal/errdefs"
-)
-
-// Bounds of sane cgroup values: anything outside is a caller bug, not a tuning choice.
-const (
-	maxCPUShares  = 262144
-	minCPUShares  = 2
-	minCPUPeriod  = 1000    // 1 ms
-	maxCPUPeriod  = 1000000 // 1 s
-	minCPUQuota   = 1000
-	minMemLimit   = 4096
-	maxMemLimit   = 1 << 62
-	unlimitedQuot = -1
 )
 
 // ValidateResources rejects negative or absurd pod resources; zero fields mean "unset".
@@ -29,20 +17,7 @@ func ValidateResources(r *Resources) error {
 	if r == nil {
 		return nil
 	}
-	var errs []error
-	if r.CPUShares != 0 && (r.CPUShares < minCPUShares || r.CPUShares > maxCPUShares) {
-		errs = append(errs, invalid("cpu_shares %d: must be in %d-%d", r.CPUShares, minCPUShares, maxCPUShares))
-	}
-	if r.CPUPeriod != 0 && (r.CPUPeriod < minCPUPeriod || r.CPUPeriod > maxCPUPeriod) {
-		errs = append(errs, invalid("cpu_period %d: must be in %d-%d µs", r.CPUPeriod, minCPUPeriod, maxCPUPeriod))
-	}
-	if r.CPUQuota != 0 && r.CPUQuota != unlimitedQuot && r.CPUQuota < minCPUQuota {
-		errs = append(errs, invalid("cpu_quota %d: must be -1 or at least %d µs", r.CPUQuota, minCPUQuota))
-	}
-	if r.MemoryLimitBytes != 0 && (r.MemoryLimitBytes < minMemLimit || r.MemoryLimitBytes > maxMemLimit) {
-		errs = append(errs, invalid("memory_limit_in_bytes %d: must be in %d-%d", r.MemoryLimitBytes, minMemLimit, int64(maxMemLimit)))
-	}
-	return errors.Join(errs...)
+	return cglimits.Check(r.CPUShares, r.CPUPeriod, r.CPUQuota, r.MemoryLimitBytes)
 }
 
 // UpdateResources applies new pod-level resources to the pod cgroup (cgroup v1 or v2) and
