@@ -19,6 +19,9 @@ type ContainerRuntime interface {
 	List() []runtime.Status
 	ExecSync(ctx context.Context, id string, cmd []string, timeout time.Duration) (stdout, stderr []byte, exitCode int32, err error)
 	ReopenLog(ctx context.Context, id string) error
+	Exec(ctx context.Context, id string, opts runtime.ExecOptions) (int32, error)
+	Attach(ctx context.Context, id string, opts runtime.AttachOptions) error
+	UpdateResources(ctx context.Context, id string, r runtime.Resources) error
 }
 
 // SandboxLookup finds a pod sandbox by its full id. *sandbox.Manager satisfies it.

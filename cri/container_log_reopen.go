@@ -5,9 +5,6 @@ import (
 	"fmt"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/crishim/crishim/internal/errdefs"
-	"github.com/crishim/crishim/runtime"
 )
 
 // ReopenContainerLog makes the container's monitor reopen its log file after kubelet rotated
@@ -18,15 +15,12 @@ func (s *Server) ReopenContainerLog(ctx context.Context, req *runtimeapi.ReopenC
 	if err != nil {
 		return nil, err
 	}
-	st, err := lookupContainer(rt, req.GetContainerId())
+	id, err := s.runningContainer(req.GetContainerId(), "reopen log of")
 	if err != nil {
 		return nil, err
 	}
-	if st.State != runtime.StateRunning {
-		return nil, fmt.Errorf("reopen log of container %q: container is not running (state %s): %w", st.ID, st.State, errdefs.ErrFailedPrecondition)
-	}
-	if err := rt.ReopenLog(ctx, st.ID); err != nil {
-		return nil, fmt.Errorf("reopen log of container %q: %w", st.ID, err)
+	if err := rt.ReopenLog(ctx, id); err != nil {
+		return nil, fmt.Errorf("reopen log of container %q: %w", id, err)
 	}
 	return &runtimeapi.ReopenContainerLogResponse{}, nil
 }

@@ -71,3 +71,21 @@ func seconds(s int64) time.Duration {
 	const maxSeconds = int64(math.MaxInt64 / int64(time.Second))
 	return time.Duration(min(max(s, 0), maxSeconds)) * time.Second
 }
+
+// runningContainer resolves a container id (or unique prefix) to the full id of a running
+// container: NotFound for an unknown one, FailedPrecondition naming it when it is not
+// running. verb describes the operation in the message.
+func (s *Server) runningContainer(id, verb string) (string, error) {
+	rt, err := s.containers()
+	if err != nil {
+		return "", err
+	}
+	st, err := lookupContainer(rt, id)
+	if err != nil {
+		return "", err
+	}
+	if st.State != runtime.StateRunning {
+		return "", fmt.Errorf("%s container %q: container is not running (state %s): %w", verb, st.ID, st.State, errdefs.ErrFailedPrecondition)
+	}
+	return st.ID, nil
+}

@@ -6,11 +6,14 @@ package cri
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/crishim/crishim/images"
+	"github.com/crishim/crishim/internal/netstats"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -44,6 +47,15 @@ type Options struct {
 	PodLookup SandboxLookup
 	// ImageResolver finds local images for CreateContainer and ContainerStatus.
 	ImageResolver ImageResolver
+	// PortDialer connects port forwards inside pods; nil = Sandboxes.
+	PortDialer PortDialer
+	// WritableLayerMountpoint is reported as the filesystem of container writable layers in
+	// stats (the container filesystem of ImageFsInfo); "" leaves it out.
+	WritableLayerMountpoint string
+	// Cgroups reads pod cgroups for the pod stats; nil = this host's cgroup hierarchy.
+	Cgroups CgroupReader
+	// NetnsStats reads the interface counters of a pinned netns; nil = netlink (netstats.Read).
+	NetnsStats func(nsPath string) ([]netstats.Interface, error)
 }
 
 // Server implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.
@@ -57,6 +69,10 @@ type Server struct {
 	log     *slog.Logger
 	creates *createTracker
 	events  *eventBroker
+	pods    podStatsDeps
+
+	streamMu sync.Mutex
+	stream   streaming.Server // nil until StartStreaming
 }
 
 // NewServer returns a CRI server over the given services.
@@ -70,7 +86,14 @@ func NewServer(opts Options) *Server {
 	if opts.PodLookup == nil && opts.Sandboxes != nil {
 		opts.PodLookup = opts.Sandboxes
 	}
-	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
+	if opts.PortDialer == nil && opts.Sandboxes != nil {
+		opts.PortDialer = opts.Sandboxes
+	}
+	s := &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker(), pods: newPodStatsDeps(opts)}
+	if n, ok := opts.Containers.(exitNotifier); ok {
+		n.OnExit(s.onContainerExit)
+	}
+	return s
 }
 
 // Register registers both CRI services on g.

@@ -85,16 +85,8 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 		return nil, nil, 0, err
 	}
 	defer errR.Close()
-	p := &libcontainer.Process{
-		Args: cmd, Env: t.env, Cwd: t.cwd, UID: int(t.user.UID), GID: int(t.user.GID),
-		Stdout: outW, Stderr: errW, Init: false,
-	}
-	if n := min(m.host.NoFileHard, 1048576); n > 0 {
-		p.Rlimits = []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Hard: n, Soft: n}}
-	}
-	for _, g := range t.user.SupplementalGroups {
-		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
-	}
+	p := m.execProcess(t, cmd)
+	p.Stdout, p.Stderr = outW, errW
 	err = lc.Run(p)
 	outW.Close()
 	errW.Close()
@@ -128,6 +120,21 @@ func (m *Manager) ExecSync(ctx context.Context, id string, cmd []string, timeout
 			strings.Join(cmd, " "), id, timeout, errdefs.ErrDeadlineExceeded)
 	}
 	return ob.b, eb.b, code, nil
+}
+
+// execProcess is the libcontainer process of an exec (without stdio): the container's
+// environment, working directory and identity.
+func (m *Manager) execProcess(t execTarget, cmd []string) *libcontainer.Process {
+	p := &libcontainer.Process{
+		Args: cmd, Env: t.env, Cwd: t.cwd, UID: int(t.user.UID), GID: int(t.user.GID), Init: false,
+	}
+	if n := min(m.host.NoFileHard, 1048576); n > 0 {
+		p.Rlimits = []configs.Rlimit{{Type: unix.RLIMIT_NOFILE, Hard: n, Soft: n}}
+	}
+	for _, g := range t.user.SupplementalGroups {
+		p.AdditionalGroups = append(p.AdditionalGroups, int(g))
+	}
+	return p
 }
 
 // waitExec waits for the exec'd process; when the timeout or ctx ends first it kills the

@@ -116,9 +116,13 @@ func (m *Manager) ensureMonitor(ctx context.Context, pm *podMonitor) error {
 // shutdownMonitor stops the pod's monitor (after its containers are removed). Caller holds
 // pm.mu. A monitor that is not running is fine.
 func (m *Manager) shutdownMonitor(ctx context.Context, pm *podMonitor) error {
+	pid := socketPeerPid(ctx, pm.sock)
 	_, err := callMonitor(ctx, pm.sock, monRequest{Op: opShutdown})
 	if err != nil && !isUnavailable(err) {
 		return err
+	}
+	if err == nil {
+		waitProcessGone(ctx, pid, monitorGoneTimeout)
 	}
 	_ = os.Remove(pm.sock)
 	_ = os.RemoveAll(pm.dir)

@@ -93,6 +93,10 @@ func (m *monitor) handle(conn *net.UnixConn) {
 	if err := dec.Decode(&req); err != nil {
 		return
 	}
+	if req.Op == opAttach { // the connection becomes a stream
+		m.attach(conn, afterJSON(dec, conn), req)
+		return
+	}
 	gone := make(chan struct{})
 	go func() {
 		var b [1]byte

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -37,7 +38,9 @@ type monCtr struct {
 	c          *libcontainer.Container
 	p          *libcontainer.Process
 	log        *logFile
-	stdin      *os.File   // write end of the container's stdin (nil without Stdin)
+	stdin      *os.File   // write end of the container's stdin (nil without Stdin); att.stdinMu
+	console    *os.File   // pty master with a tty (resize target)
+	att        attachHub  // attach sessions
 	outputs    []stdioOut // read ends pumped into the log
 	pumps      sync.WaitGroup
 	privatePID bool
@@ -101,7 +104,11 @@ func (m *monitor) create(req monRequest) (resp monResponse) {
 		mc.pumps.Add(1)
 		go func(o stdioOut) {
 			defer mc.pumps.Done()
-			mc.log.pump(o.stream, o.f, max(req.LineMax, 256))
+			typ := frameStdout
+			if o.stream == streamStderr {
+				typ = frameStderr
+			}
+			mc.log.pump(o.stream, io.TeeReader(o.f, mc.att.tee(typ)), max(req.LineMax, 256))
 		}(o)
 	}
 	m.mu.Lock()
@@ -141,6 +148,7 @@ func (mc *monCtr) setupIO(p *libcontainer.Process, tty, stdin bool) (func(bool) 
 			// Non-blocking, so reads go through the netpoller instead of holding a thread.
 			master = pollable(master)
 			mc.outputs = append(mc.outputs, stdioOut{master, streamStdout})
+			mc.console = master
 			if stdin {
 				mc.stdin = master
 			}
@@ -179,9 +187,7 @@ func (mc *monCtr) closeIO() {
 	for _, o := range mc.outputs {
 		o.f.Close()
 	}
-	if mc.stdin != nil {
-		mc.stdin.Close()
-	}
+	mc.closeStdin()
 	if mc.log != nil {
 		mc.log.close()
 	}

@@ -69,6 +69,7 @@ func (mc *monCtr) waitExit(m *monitor) {
 	mc.closeIO()
 	_ = mc.c.Destroy()
 	close(mc.done)
+	mc.att.end() // after the exit is recorded: a detached attacher may look at the status
 }
 
 // oomKilled reports whether the cgroup OOM killer killed a process of the container.

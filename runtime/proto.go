@@ -22,18 +22,21 @@ const (
 	opDelete   = "delete"
 	opReopen   = "reopen"
 	opShutdown = "shutdown"
+	opAttach   = "attach" // then frames both ways: see attach_proto.go
 )
 
 // monRequest is a request to a pod monitor.
 type monRequest struct {
-	Op      string        `json:"op"`
-	ID      string        `json:"id,omitempty"`
-	Bundle  string        `json:"bundle,omitempty"` // container dir: config.json in, exit.json out
-	LogPath string        `json:"log_path,omitempty"`
-	LineMax int           `json:"line_max,omitempty"`
-	Stdin   bool          `json:"stdin,omitempty"`
-	Signal  int           `json:"signal,omitempty"`
-	Timeout time.Duration `json:"timeout,omitempty"` // wait: 0 = until exit
+	Op      string `json:"op"`
+	ID      string `json:"id,omitempty"`
+	Bundle  string `json:"bundle,omitempty"` // container dir: config.json in, exit.json out
+	LogPath string `json:"log_path,omitempty"`
+	LineMax int    `json:"line_max,omitempty"`
+	Stdin   bool   `json:"stdin,omitempty"`
+	// StdinOnce (attach): close the container's stdin when this attacher's stdin ends.
+	StdinOnce bool          `json:"stdin_once,omitempty"`
+	Signal    int           `json:"signal,omitempty"`
+	Timeout   time.Duration `json:"timeout,omitempty"` // wait: 0 = until exit
 }
 
 // monResponse is a monitor's answer.
