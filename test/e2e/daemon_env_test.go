@@ -226,6 +226,7 @@ func (e *daemonEnv) cleanup() {
 	}
 	if t.Failed() {
 		t.Logf("end of %s:\n%s", e.logPath, LogTail(e.logPath, 40))
+		e.keepLog()
 	}
 	scope := LeakScope{
 		Dirs: []string{e.dir}, CgroupParent: e.cfg.CgroupParent,
@@ -259,6 +260,23 @@ func (e *daemonEnv) cleanup() {
 	}
 	if err := DeleteLink(e.cfg.CNIBridge); err != nil {
 		t.Errorf("delete bridge %s: %v", e.cfg.CNIBridge, err)
+	}
+}
+
+// keepLog copies the daemon's log to _output/e2e/<test>.shim.log: the test's dir goes away.
+func (e *daemonEnv) keepLog() {
+	root, err := images.RepoRoot()
+	if err != nil {
+		return
+	}
+	dir := filepath.Join(root, "_output", "e2e")
+	data, err := os.ReadFile(e.logPath)
+	if err != nil || os.MkdirAll(dir, 0o755) != nil {
+		return
+	}
+	dst := filepath.Join(dir, strings.ReplaceAll(e.t.Name(), "/", "_")+".shim.log")
+	if os.WriteFile(dst, data, 0o644) == nil {
+		e.t.Logf("daemon log kept in %s", dst)
 	}
 }
 

@@ -3,11 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -108,37 +110,93 @@ func churnOne(ctx context.Context, e *daemonEnv, n int64) *cutOp {
 	return nil
 }
 
-// retryCut retries, as kubelet would, the request the kill cut: it must succeed now.
+// retryCut retries, as kubelet would, the request the kill cut. It must succeed, or — when the
+// killed daemon had finished it — get AlreadyExists naming a holder that is listed (kubelet
+// then sees it, and a removal frees the name): a name is never reserved for good.
 func (e *daemonEnv) retryCut(t *testing.T, op *cutOp) {
 	if op == nil {
 		return
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
-	var err error
-	switch op.rpc {
-	case "RunPodSandbox":
-		var resp *runtimeapi.RunPodSandboxResponse
-		resp, err = e.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: op.pod})
-		if err == nil {
-			var st *runtimeapi.PodSandboxStatusResponse
-			st, err = e.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: resp.PodSandboxId})
+	retry := func() error {
+		switch op.rpc {
+		case "RunPodSandbox":
+			resp, err := e.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: op.pod})
+			if err != nil {
+				return err
+			}
+			st, err := e.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: resp.PodSandboxId})
 			if err == nil && st.Status.State != runtimeapi.PodSandboxState_SANDBOX_READY {
 				err = fmt.Errorf("pod %s is %v", resp.PodSandboxId, st.Status.State)
 			}
-		}
-	case "CreateContainer":
-		_, err = e.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
-			PodSandboxId: op.podID, Config: shContainer("c", "exec sleep 3600"), SandboxConfig: op.pod})
-	case "StopPodSandbox", "RemovePodSandbox":
-		if _, err = e.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: op.podID}); err == nil {
-			_, err = e.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: op.podID})
+			return err
+		case "CreateContainer":
+			_, err := e.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
+				PodSandboxId: op.podID, Config: shContainer("c", "exec sleep 3600"), SandboxConfig: op.pod})
+			return err
+		default: // StopPodSandbox, RemovePodSandbox
+			if _, err := e.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: op.podID}); err != nil {
+				return err
+			}
+			_, err := e.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: op.podID})
+			return err
 		}
 	}
+	what := fmt.Sprintf("retry of %s for pod %s, cut by the kill (%v)", op.rpc, op.pod.Metadata.Name, describe(op.err))
+	err := retry()
+	if codeOf(err) == codes.AlreadyExists {
+		holder := holderID(err, op.podID)
+		if !e.listed(holder) {
+			t.Errorf("%s: %v: the holder %q is not listed: the name is reserved for good", what, err, holder)
+			return
+		}
+		e.removeObject(holder)
+		t.Logf("%s: AlreadyExists naming %s, which is listed; removed it", what, holder[:12])
+		err = retry()
+	}
 	if err != nil {
-		t.Errorf("retry of %s for pod %s, cut by the kill (%v): %v", op.rpc, op.pod.Metadata.Name, describe(op.err), err)
+		t.Errorf("%s: %v", what, err)
 	} else {
-		t.Logf("retry of %s for pod %s, cut by the kill: ok", op.rpc, op.pod.Metadata.Name)
+		t.Logf("%s: ok", what)
+	}
+}
+
+var hexID = regexp.MustCompile(`[0-9a-f]{64}`)
+
+// holderID returns the last full id in an AlreadyExists message that is not exclude.
+func holderID(err error, exclude string) string {
+	var id string
+	for _, m := range hexID.FindAllString(err.Error(), -1) {
+		if m != exclude {
+			id = m
+		}
+	}
+	return id
+}
+
+// listed reports whether id is a listed pod or container.
+func (e *daemonEnv) listed(id string) bool {
+	if id == "" {
+		return false
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	pods, err1 := e.rt.ListPodSandbox(ctx, &runtimeapi.ListPodSandboxRequest{Filter: &runtimeapi.PodSandboxFilter{Id: id}})
+	ctrs, err2 := e.rt.ListContainers(ctx, &runtimeapi.ListContainersRequest{Filter: &runtimeapi.ContainerFilter{Id: id}})
+	return err1 == nil && err2 == nil && len(pods.Items)+len(ctrs.Containers) > 0
+}
+
+// removeObject removes a pod or a container.
+func (e *daemonEnv) removeObject(id string) {
+	ctx, cancel := e.ctx()
+	defer cancel()
+	if _, err := e.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id}); err == nil {
+		e.removePod(id)
+		return
+	}
+	if _, err := e.rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		e.t.Errorf("remove container %s: %v", id, err)
 	}
 }
 
