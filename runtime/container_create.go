@@ -164,19 +164,7 @@ func (m *Manager) mountRootfs(ctx context.Context, c *container, undo *cleanups)
 	if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
-	release := func() {}
-	if pod := c.rec.Spec.Pod; pod.UserNSPath != "" {
-		uid, gid, err := podRootIDs(pod)
-		if err != nil {
-			return "", fmt.Errorf("container %q: %w: %w", c.id, err, errdefs.ErrInvalidArgument)
-		}
-		if mnt, release, err = idmapOverlay(mnt, c.dir, pod.UserNSPath, uid, gid); err != nil {
-			return "", fmt.Errorf("rootfs of container %q: %w", c.id, err)
-		}
-	}
-	err = mountFS(mnt, target)
-	release()
-	if err != nil {
+	if err := m.mountUserNSRootfs(c, mnt, target); err != nil {
 		return "", fmt.Errorf("mount rootfs of container %q: %w", c.id, err)
 	}
 	undo.push(func() { _ = unmountRootfs(target) })

@@ -9,7 +9,44 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/crishim/crishim/internal/errdefs"
 )
+
+// mountUserNSRootfs mounts the rootfs at target; for a container joining a pod user
+// namespace it first tries an idmapped overlay (see idmapOverlay) and, where the kernel or
+// the filesystem cannot do it, falls back to the plain mount (the container's root then
+// reads the image but cannot write to its rootfs).
+func (m *Manager) mountUserNSRootfs(c *container, mnt Mount, target string) error {
+	pod := c.rec.Spec.Pod
+	if pod.UserNSPath == "" || mnt.Type != "overlay" {
+		return mountFS(mnt, target)
+	}
+	uid, gid, err := podRootIDs(pod)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	idm, release, err := idmapOverlay(mnt, c.dir, pod.UserNSPath, uid, gid)
+	if err == nil {
+		err = mountFS(idm, target)
+		release()
+		if err == nil {
+			return nil
+		}
+		restoreUpper(mnt)
+	}
+	m.log.Warn("idmapped rootfs unavailable, mounting it unmapped", "container", c.id, "err", err)
+	return mountFS(mnt, target)
+}
+
+// restoreUpper gives the upper directory back to the host's root after a failed idmap.
+func restoreUpper(mnt Mount) {
+	for _, o := range mnt.Options {
+		if up, ok := strings.CutPrefix(o, "upperdir="); ok {
+			_ = os.Lchown(up, 0, 0)
+		}
+	}
+}
 
 // idmapOverlay adapts an overlay rootfs mount to a pod user namespace, so that the
 // container's root (uid/gid 0 of the namespace) owns its root filesystem as it would without
@@ -21,9 +58,6 @@ import (
 // directory sweeps them.
 func idmapOverlay(m Mount, dir, usernsPath string, rootUID, rootGID int) (Mount, func(), error) {
 	noop := func() {}
-	if m.Type != "overlay" {
-		return m, noop, nil
-	}
 	ns, err := os.Open(usernsPath)
 	if err != nil {
 		return m, noop, fmt.Errorf("open pod user namespace: %w", err)
@@ -55,6 +89,7 @@ func idmapOverlay(m Mount, dir, usernsPath string, rootUID, rootGID int) (Mount,
 			upper := strings.TrimPrefix(o, "upperdir=")
 			if err := os.Lchown(upper, rootUID, rootGID); err != nil {
 				release()
+				restoreUpper(m)
 				return m, noop, fmt.Errorf("chown rootfs upper dir to the pod's root: %w", err)
 			}
 		}
