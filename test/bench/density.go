@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -47,7 +48,9 @@ func runDensity(ctx context.Context, s *ScenarioRun) {
 		s.Record(e, "start."+fmt.Sprintf("c%d", o.BatchSize)+".loaded", "ms", LowerIsBetter, lat...)
 		return err
 	})
-	time.Sleep(2 * time.Second) // let the shims/monitors settle after their start
+	if slices.ContainsFunc(r.Endpoints, s.Active) {
+		time.Sleep(2 * time.Second) // let the shims/monitors settle after their start
+	}
 	s.Each(ctx, func(ctx context.Context, e *Endpoint) error {
 		return recordMemory(s, e, before[e.Name], n)
 	})
