@@ -38,8 +38,9 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 
-	opts Options
-	log  *slog.Logger
+	opts   Options
+	log    *slog.Logger
+	events *eventBroker
 }
 
 // NewServer returns a CRI server over the given services.
@@ -50,7 +51,7 @@ func NewServer(opts Options) *Server {
 	if opts.CgroupDriver == "" {
 		opts.CgroupDriver = "cgroupfs"
 	}
-	return &Server{opts: opts, log: opts.Log}
+	return &Server{opts: opts, log: opts.Log, events: newEventBroker()}
 }
 
 // Register registers both CRI services on g.

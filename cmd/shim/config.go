@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/crishim/crishim/cni"
 )
 
 // defaultConfigPath is where the daemon looks for its configuration when --config is not given.
@@ -29,6 +31,8 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format" comment:"text or json."`
 
+	// CNI configures the pod network.
+	CNI cni.Config `toml:"cni"`
 	// Streaming configures the exec/attach/port-forward HTTP server.
 	Streaming StreamingConfig `toml:"streaming"`
 	// Metrics configures the Prometheus endpoint.
@@ -59,6 +63,7 @@ func DefaultConfig() Config {
 		Socket:    "/run/crishim/crishim.sock",
 		LogLevel:  "info",
 		LogFormat: "text",
+		CNI:       cni.DefaultConfig(),
 		Streaming: StreamingConfig{Address: "127.0.0.1:0"},
 	}
 }
@@ -75,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format: must be text or json, got %q", c.LogFormat)
+	}
+	if err := c.CNI.Validate(); err != nil {
+		return err
 	}
 	if (c.Streaming.TLSCertFile == "") != (c.Streaming.TLSKeyFile == "") {
 		return errors.New("streaming: tls_cert_file and tls_key_file must be set together")

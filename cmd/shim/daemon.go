@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
 
+	"github.com/crishim/crishim/cni"
 	"github.com/crishim/crishim/cri"
 	"github.com/crishim/crishim/internal/metrics"
 )
@@ -56,8 +57,13 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
+	network, err := cni.New(cfg.CNI, cfg.RootDir, log.With("component", "cni"))
+	if err != nil {
+		return err
+	}
 	srv := cri.NewServer(cri.Options{
 		Log:     log,
+		Network: network,
 		Version: buildVersion(),
 		Info:    map[string]any{"config": cfg},
 	})
