@@ -55,7 +55,7 @@ stop_pid() {
 pids_with() {
 	local p cmd a ok
 	for p in /proc/[0-9]*; do
-		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		{ cmd=$(tr '\0' ' ' <"$p/cmdline"); } 2>/dev/null || continue
 		[[ -n $cmd ]] || continue
 		ok=1
 		for a in "$@"; do [[ $cmd == *"$a"* ]] || ok=0; done

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -126,7 +125,7 @@ func (r *Runner) StartBatch(ctx context.Context, e *Endpoint, prefix string, n i
 	}
 	wg.Wait()
 	wall := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
+	if err := firstError(errs); err != nil {
 		return nil, nil, wall, err
 	}
 	return pods, lat, wall, nil
@@ -146,7 +145,25 @@ func (r *Runner) RemoveBatch(ctx context.Context, e *Endpoint, pods []Pod) ([]fl
 		})
 	}
 	wg.Wait()
-	return lat, time.Since(start), errors.Join(errs...)
+	return lat, time.Since(start), firstError(errs)
+}
+
+// firstError returns the first non-nil error, saying how many more failed.
+func firstError(errs []error) error {
+	var first error
+	n := 0
+	for _, err := range errs {
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("%w (and %d more)", first, n-1)
+	}
+	return first
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
