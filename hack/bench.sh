@@ -72,7 +72,7 @@ cleanup() {
 	for pid in "${pids[@]}"; do stop_pid "$pid"; done
 	# Per-pod processes the daemons started: containerd's shims and crishim's monitors are
 	# recognised by our unique work dir in their command lines.
-	for pid in $(pids_with containerd-shim "$work/") $(pids_with "$shim_bin" "$work/"); do
+	for pid in $(pids_with containerd-shim "$work/") $(pids_with "$shim_bin monitor " "$work/"); do
 		kill -KILL "$pid" 2>/dev/null
 	done
 	sleep 0.5
@@ -202,7 +202,7 @@ start_crishim() {
 	pids+=($!)
 	wait_socket "$d/crishim.sock" $! crishim || return 1
 	endpoints+=(--endpoint "crishim=unix://$d/crishim.sock")
-	extra+=(--daemon-pid "crishim=$!" --pod-procs "crishim=$shim_bin,monitor")
+	extra+=(--daemon-pid "crishim=$!" --pod-procs "crishim=$shim_bin monitor ,$d/")
 }
 
 log "building cribench"

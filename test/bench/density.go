@@ -40,10 +40,13 @@ func runDensity(ctx context.Context, s *ScenarioRun) {
 		return err
 	})
 	pods := map[string][]Pod{}
+	kernel := map[string]int64{}
 	batches := (n + o.BatchSize - 1) / o.BatchSize
 	s.Interleave(ctx, batches, func(ctx context.Context, e *Endpoint, b int) error {
 		size := min(o.BatchSize, n-b*o.BatchSize)
+		k0 := KernelMem()
 		p, lat, _, err := r.StartBatch(ctx, e, fmt.Sprintf("dense%d", b), size)
+		kernel[e.Name] += KernelMem() - k0
 		pods[e.Name] = append(pods[e.Name], p...)
 		s.Record(e, "start."+fmt.Sprintf("c%d", o.BatchSize)+".loaded", "ms", LowerIsBetter, lat...)
 		return err
@@ -52,6 +55,7 @@ func runDensity(ctx context.Context, s *ScenarioRun) {
 		time.Sleep(2 * time.Second) // let the shims/monitors settle after their start
 	}
 	s.Each(ctx, func(ctx context.Context, e *Endpoint) error {
+		s.Record(e, "kernel/pod (host slab+stacks+pagetables)", "KiB", LowerIsBetter, float64(kernel[e.Name])/float64(n))
 		return recordMemory(s, e, before[e.Name], n)
 	})
 	listCalls(ctx, s, n)

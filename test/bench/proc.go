@@ -103,3 +103,15 @@ func SumProcMem(pids []int) (rss, pss int64, n int) {
 	}
 	return rss, pss, n
 }
+
+// KernelMem returns the host's kernel memory that grows with pods (Slab + KernelStack +
+// PageTables from /proc/meminfo), in KiB; host-wide, so other activity adds noise.
+func KernelMem() int64 {
+	var total int64
+	for _, key := range []string{"Slab:", "KernelStack:", "PageTables:"} {
+		if v, err := procField("/proc/meminfo", key); err == nil {
+			total += v
+		}
+	}
+	return total
+}
