@@ -14,6 +14,8 @@
 #   BENCH_OUT        directory for the JSON report and daemon logs (default _output/bench)
 #   BENCH_KEEP=1     keep the temp dir (configs, logs) for inspection
 #   SHIM_BIN         crishim binary (default _output/shim, built with `make build`)
+#   BENCH_PERF=1     record each daemon with `perf record -g` during the run; a summary of the
+#                    hottest symbols goes to $BENCH_OUT/perf-<runtime>.txt
 # Any argument is passed to `cribench run` (e.g. --serial 50 --scenarios pods,exec -v).
 set -euo pipefail
 
@@ -37,6 +39,7 @@ cgroup_parent=/crishim-bench-$run_id
 pids=()
 endpoints=()
 extra=()
+daemons=() # name=pid
 
 log() { echo "bench: $*" >&2; }
 
@@ -177,6 +180,7 @@ EOF
 	pids+=($!)
 	wait_socket "$d/containerd.sock" $! containerd || return 1
 	endpoints+=(--endpoint "containerd=unix://$d/containerd.sock")
+	daemons+=("containerd=$!")
 	extra+=(--daemon-pid "containerd=$!" --pod-procs "containerd=containerd-shim-runc-v2,$d/containerd.sock")
 }
 
@@ -202,6 +206,7 @@ start_crishim() {
 	pids+=($!)
 	wait_socket "$d/crishim.sock" $! crishim || return 1
 	endpoints+=(--endpoint "crishim=unix://$d/crishim.sock")
+	daemons+=("crishim=$!")
 	extra+=(--daemon-pid "crishim=$!" --pod-procs "crishim=$shim_bin monitor ,$d/")
 }
 
@@ -223,11 +228,27 @@ if ((${#endpoints[@]} == 0)); then
 	exit 1
 fi
 
+perf_pids=()
+if [[ ${BENCH_PERF:-} == 1 ]] && command -v perf >/dev/null; then
+	for spec in "${daemons[@]}"; do
+		rt=${spec%%=*} pid=${spec#*=}
+		perf record -q -F 199 -g -o "$out/perf-$rt.data" -p "$pid" >/dev/null 2>&1 &
+		perf_pids+=("$!:$rt")
+	done
+fi
+
 log "running scenarios (logs: $work/*.log)"
 status=0
 "$work/bin/cribench" run "${endpoints[@]}" "${extra[@]}" \
 	--registry-listen "127.0.0.1:$port" --registry-host "$registry_host" \
 	--helper-bin "$work/bin/benchhelper" --cgroup-parent "$cgroup_parent" \
 	--json "$out/bench.json" "$@" | tee "$out/bench.txt" || status=$?
+for pp in "${perf_pids[@]}"; do
+	kill -INT "${pp%%:*}" 2>/dev/null
+	wait "${pp%%:*}" 2>/dev/null
+	perf report -q --stdio --no-children --sort symbol -i "$out/perf-${pp#*:}.data" 2>/dev/null |
+		grep -v '^$' | grep '%' | head -40 >"$out/perf-${pp#*:}.txt"
+	log "perf profile of ${pp#*:}: $out/perf-${pp#*:}.txt"
+done
 cp "$work"/*.log "$out/" 2>/dev/null || true
 exit $status

@@ -21,7 +21,12 @@ const labelRun = "cribench.run"
 type Pod struct {
 	ID, ContainerID string
 	Config          *runtimeapi.PodSandboxConfig
+	// Phases are the durations of RunPodSandbox, CreateContainer and StartContainer.
+	Phases [3]time.Duration
 }
+
+// phaseNames name Pod.Phases in figures.
+var phaseNames = [3]string{"runpodsandbox", "createcontainer", "startcontainer"}
 
 func randomUID() string {
 	b := make([]byte, 8)
@@ -82,15 +87,20 @@ func (r *Runner) StartPod(ctx context.Context, e *Endpoint, name string) (Pod, t
 	}
 	pod := Pod{ID: run.PodSandboxId, Config: cfg}
 	e.trackPod(pod.ID, true)
+	t1 := time.Now()
+	pod.Phases[0] = t1.Sub(start)
 	ctr, err := e.RT.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{
 		PodSandboxId: pod.ID, Config: r.ContainerConfig("sleeper", cfg), SandboxConfig: cfg})
 	if err != nil {
 		return pod, 0, rpcErr("CreateContainer", err)
 	}
 	pod.ContainerID = ctr.ContainerId
+	t2 := time.Now()
+	pod.Phases[1] = t2.Sub(t1)
 	if _, err := e.RT.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: pod.ContainerID}); err != nil {
 		return pod, 0, rpcErr("StartContainer", err)
 	}
+	pod.Phases[2] = time.Since(t2)
 	return pod, time.Since(start), nil
 }
 
@@ -202,6 +212,9 @@ func runPods(ctx context.Context, s *ScenarioRun) {
 		}
 		serial[e.Name] = append(serial[e.Name], p)
 		s.Record(e, "start.serial", "ms", LowerIsBetter, ms(d))
+		for i, ph := range p.Phases {
+			s.Record(e, "start.serial."+phaseNames[i], "ms", LowerIsBetter, ms(ph))
+		}
 		return nil
 	})
 	cN := fmt.Sprintf("c%d", o.BatchSize)

@@ -31,7 +31,7 @@ type Options struct {
 	ExecCalls    int           `json:"exec_calls"`    // ExecSync calls
 	StatsCalls   int           `json:"stats_calls"`   // ContainerStats calls
 	EventReps    int           `json:"event_reps"`    // container start/stop cycles watched through GetContainerEvents
-	RPCTimeout   time.Duration `json:"rpc_timeout"`   // deadline of each RPC
+	RPCTimeout   time.Duration `json:"-"`             // deadline of each RPC
 	CgroupParent string        `json:"cgroup_parent"` // pod cgroups go below it (cgroupfs path); "" = runtime default
 	LogDir       string        `json:"log_dir"`       // pod log directories go below it
 }
