@@ -244,10 +244,10 @@ status=0
 	--helper-bin "$work/bin/benchhelper" --cgroup-parent "$cgroup_parent" \
 	--json "$out/bench.json" "$@" | tee "$out/bench.txt" || status=$?
 for pp in "${perf_pids[@]}"; do
-	kill -INT "${pp%%:*}" 2>/dev/null
-	wait "${pp%%:*}" 2>/dev/null
-	perf report -q --stdio --no-children --sort symbol -i "$out/perf-${pp#*:}.data" 2>/dev/null |
-		grep -v '^$' | grep '%' | head -40 >"$out/perf-${pp#*:}.txt"
+	kill -INT "${pp%%:*}" 2>/dev/null || true
+	wait "${pp%%:*}" 2>/dev/null || true
+	{ perf report -q --stdio --no-children --sort symbol -g none -i "$out/perf-${pp#*:}.data" 2>/dev/null |
+		grep '%' | sed 's/  *-  *-  *$//' | head -40 >"$out/perf-${pp#*:}.txt"; } || true
 	log "perf profile of ${pp#*:}: $out/perf-${pp#*:}.txt"
 done
 cp "$work"/*.log "$out/" 2>/dev/null || true
