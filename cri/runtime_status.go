@@ -48,9 +48,19 @@ func (s *Server) networkCondition(ctx context.Context) *runtimeapi.RuntimeCondit
 	return c
 }
 
-// runtimeHandlers lists the runtime handlers; the default handler has the empty name.
+// runtimeHandlers lists the runtime handlers with their features; the default handler has the
+// empty name.
 func (s *Server) runtimeHandlers() []*runtimeapi.RuntimeHandler {
-	return []*runtimeapi.RuntimeHandler{{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{}}}
+	if s.opts.Sandboxes == nil {
+		return []*runtimeapi.RuntimeHandler{{Name: "", Features: &runtimeapi.RuntimeHandlerFeatures{}}}
+	}
+	var out []*runtimeapi.RuntimeHandler
+	for _, h := range s.opts.Sandboxes.RuntimeHandlers() {
+		out = append(out, &runtimeapi.RuntimeHandler{Name: h.Name, Features: &runtimeapi.RuntimeHandlerFeatures{
+			UserNamespaces: h.SupportsUserNamespaces, RecursiveReadOnlyMounts: h.SupportsRecursiveReadOnlyMounts,
+		}})
+	}
+	return out
 }
 
 func (s *Server) runtimeFeatures() *runtimeapi.RuntimeFeatures {

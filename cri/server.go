@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crishim/crishim/sandbox"
 )
 
 // NetworkStatus reports whether the pod network is usable; nil means ready.
@@ -27,6 +29,8 @@ type Options struct {
 	CgroupDriver string
 	// Network reports network readiness; nil means no pod network is configured.
 	Network NetworkStatus
+	// Sandboxes manages pod sandboxes; nil makes the pod RPCs answer Unimplemented.
+	Sandboxes *sandbox.Manager
 	// Info is extra, static information returned by a verbose Status (config, paths).
 	Info map[string]any
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crishim/crishim/cni"
+	"github.com/crishim/crishim/sandbox"
 )
 
 // defaultConfigPath is where the daemon looks for its configuration when --config is not given.
@@ -37,6 +38,8 @@ type Config struct {
 	Streaming StreamingConfig `toml:"streaming"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics MetricsConfig `toml:"metrics"`
+	// Sandbox configures pod sandboxes.
+	Sandbox sandbox.Config `toml:"sandbox"`
 }
 
 // StreamingConfig configures the streaming server used by Exec, Attach and PortForward.
@@ -65,6 +68,7 @@ func DefaultConfig() Config {
 		LogFormat: "text",
 		CNI:       cni.DefaultConfig(),
 		Streaming: StreamingConfig{Address: "127.0.0.1:0"},
+		Sandbox:   sandbox.DefaultConfig(),
 	}
 }
 
@@ -86,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if (c.Streaming.TLSCertFile == "") != (c.Streaming.TLSKeyFile == "") {
 		return errors.New("streaming: tls_cert_file and tls_key_file must be set together")
+	}
+	if err := c.Sandbox.Validate(); err != nil {
+		return err
 	}
 	return nil
 }

@@ -61,11 +61,17 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
+	sandboxes, err := newSandboxes(ctx, cfg, network, log)
+	if err != nil {
+		return err
+	}
+	defer sandboxes.Close()
 	srv := cri.NewServer(cri.Options{
-		Log:     log,
-		Network: network,
-		Version: buildVersion(),
-		Info:    map[string]any{"config": cfg},
+		Log:       log,
+		Network:   network,
+		Sandboxes: sandboxes,
+		Version:   buildVersion(),
+		Info:      map[string]any{"config": cfg},
 	})
 	g := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),

@@ -1,0 +1,25 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+// StopPodSandbox stops every container of the pod and detaches it from the network. It
+// succeeds for an unknown id.
+func (s *Server) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSandboxRequest) (*runtimeapi.StopPodSandboxResponse, error) {
+	if s.opts.Sandboxes == nil {
+		return nil, errNoSandboxes
+	}
+	if req.GetPodSandboxId() == "" {
+		return nil, fmt.Errorf("pod_sandbox_id: must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	if err := s.opts.Sandboxes.Stop(ctx, req.GetPodSandboxId()); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.StopPodSandboxResponse{}, nil
+}

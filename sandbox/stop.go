@@ -1,0 +1,213 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+// Stop stops every container of the pod, kills its infra process, detaches it from the
+// network and unmounts its /dev/shm; the pod becomes NotReady. It is idempotent and returns
+// nil for an unknown id. A failing network teardown is returned (the caller retries); the
+// pod stays NotReady and consistent.
+func (m *Manager) Stop(ctx context.Context, id string) error {
+	p, err := m.lookup(id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.op.Lock()
+	defer p.op.Unlock()
+	if p.isRemoved() {
+		return nil
+	}
+	return m.stopLocked(ctx, p)
+}
+
+func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
+	m.mu.Lock()
+	ctrs, id := m.ctrs, p.rec.ID
+	m.mu.Unlock()
+	if ctrs != nil {
+		if err := ctrs.StopPodContainers(ctx, id); err != nil {
+			return fmt.Errorf("pod %s: stop containers: %w", id, err)
+		}
+	}
+	if err := m.update(p, func(r *record) { r.State = StateNotReady }); err != nil {
+		return err
+	}
+	if err := m.killInfra(ctx, p); err != nil {
+		return err
+	}
+	if err := m.teardownNetwork(ctx, p); err != nil {
+		return err
+	}
+	if p.rec.ShmPath != "" {
+		if err := unmountAll(p.rec.ShmPath); err != nil {
+			return fmt.Errorf("pod %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func (m *Manager) killInfra(ctx context.Context, p *pod) error {
+	m.mu.Lock()
+	pid, start, exited := p.rec.InfraPID, p.rec.InfraStart, p.exited
+	m.mu.Unlock()
+	if pid <= 0 {
+		return nil
+	}
+	if err := killProcess(ctx, pid, start, exited); err != nil {
+		return fmt.Errorf("pod %s: %w", p.rec.ID, err)
+	}
+	return nil
+}
+
+// teardownNetwork detaches the pod if it is attached; the flag is cleared only on success,
+// so a retry runs it again.
+func (m *Manager) teardownNetwork(ctx context.Context, p *pod) error {
+	m.mu.Lock()
+	net, attached, np := m.net, p.rec.NetworkAttached, networkPod(&p.rec)
+	m.mu.Unlock()
+	if !attached {
+		return nil
+	}
+	if net == nil {
+		m.log.Warn("pod attached to a network but none is configured; skipping teardown", "pod", np.ID)
+	} else if err := net.Teardown(ctx, np); err != nil {
+		return fmt.Errorf("pod %s: network teardown: %w", np.ID, err)
+	}
+	return m.update(p, func(r *record) { r.NetworkAttached, r.IPs = false, nil })
+}
+
+// Remove stops the pod if needed, removes its containers, namespace pins, mounts, cgroup,
+// files and record. It is idempotent and returns nil for an unknown id.
+func (m *Manager) Remove(ctx context.Context, id string) error {
+	p, err := m.lookup(id)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	p.op.Lock()
+	defer p.op.Unlock()
+	if p.isRemoved() {
+		return nil
+	}
+	if err := m.stopLocked(ctx, p); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	ctrs := m.ctrs
+	m.mu.Unlock()
+	if ctrs != nil {
+		if err := ctrs.RemovePodContainers(ctx, p.rec.ID); err != nil {
+			return fmt.Errorf("pod %s: remove containers: %w", p.rec.ID, err)
+		}
+	}
+	return m.destroy(ctx, p)
+}
+
+// destroy undoes everything the record says was (or may have been) done, then forgets the
+// pod. Every step tolerates having been done already.
+func (m *Manager) destroy(ctx context.Context, p *pod) error {
+	if err := m.teardownNetwork(ctx, p); err != nil {
+		return err
+	}
+	if err := m.killInfra(ctx, p); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	rec := p.rec
+	m.mu.Unlock()
+	var errs []error
+	for _, pin := range []string{rec.NetNSPath, rec.IPCNSPath, rec.UTSNSPath} {
+		errs = append(errs, removePin(pin))
+	}
+	if rec.ShmPath != "" {
+		errs = append(errs, unmountAll(rec.ShmPath))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("pod %s: %w", rec.ID, err)
+	}
+	if rec.OwnsCgroup {
+		if err := removeCgroup(ctx, rec.CgroupParent); err != nil {
+			return fmt.Errorf("pod %s: %w", rec.ID, err)
+		}
+	}
+	if err := os.RemoveAll(m.podState(rec.ID)); err != nil {
+		return fmt.Errorf("pod %s: %w", rec.ID, err)
+	}
+	p.saveMu.Lock()
+	p.removed = true
+	err := os.RemoveAll(m.podRoot(rec.ID))
+	if err != nil {
+		p.removed = false
+	}
+	p.saveMu.Unlock()
+	if err != nil {
+		return fmt.Errorf("pod %s: %w", rec.ID, err)
+	}
+	m.mu.Lock()
+	delete(m.pods, rec.ID)
+	m.mu.Unlock()
+	return nil
+}
+
+// recover finishes what a previous daemon left: pods half-created are cleaned up, pods whose
+// infra process or namespace pins are gone (daemon restart, reboot) become NotReady, and state
+// directories without a record are unmounted and removed.
+func (m *Manager) recover() {
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.RunTimeout.D())
+	defer cancel()
+	for _, p := range m.pods {
+		r := &p.rec
+		if r.Phase == phaseCreating {
+			if r.PIDMode == PIDModePod && r.InfraPID == 0 {
+				r.InfraPID, r.InfraStart = findInfra(DefaultInfraSubcommand, r.ID)
+			}
+			if err := m.destroy(ctx, p); err != nil {
+				m.log.Error("cleanup of interrupted pod creation; left NotReady", "pod", r.ID, "err", err)
+				m.update(p, func(r *record) { r.Phase, r.State = phaseCreated, StateNotReady })
+			} else {
+				m.log.Info("cleaned up interrupted pod creation", "pod", r.ID)
+			}
+			continue
+		}
+		if r.State == StateReady && !m.intact(r) {
+			m.log.Warn("pod lost its infra process or namespaces; NotReady", "pod", r.ID)
+			m.update(p, func(r *record) { r.State = StateNotReady })
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(m.stateDir, "pods"))
+	for _, e := range entries {
+		if _, ok := m.pods[e.Name()]; ok {
+			continue
+		}
+		dir := filepath.Join(m.stateDir, "pods", e.Name())
+		for _, f := range []string{"ns/net", "ns/ipc", "ns/uts", "shm"} {
+			unmountAll(filepath.Join(dir, f))
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+// intact reports whether a Ready pod still has its infra process and namespace pins.
+func (m *Manager) intact(r *record) bool {
+	if r.InfraPID > 0 && !alive(r.InfraPID, r.InfraStart) {
+		return false
+	}
+	for _, pin := range []string{r.NetNSPath, r.IPCNSPath, r.UTSNSPath} {
+		if pin != "" && !isNsfs(pin) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,120 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf(format+": %w", append(a, errdefs.ErrInvalidArgument)...)
+}
+
+// validate checks a PodConfig before anything is created; every error names the field.
+func (m *Manager) validate(c *PodConfig) error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, invalid("metadata.name: must not be empty"))
+	}
+	if c.Namespace == "" {
+		errs = append(errs, invalid("metadata.namespace: must not be empty"))
+	}
+	if c.UID == "" {
+		errs = append(errs, invalid("metadata.uid: must not be empty"))
+	}
+	if !m.knownHandler(c.RuntimeHandler) {
+		errs = append(errs, invalid("runtime_handler %q: unknown handler", c.RuntimeHandler))
+	}
+	if c.CgroupParent != "" && (!path.IsAbs(c.CgroupParent) || path.Clean(c.CgroupParent) == "/" ||
+		strings.Contains(c.CgroupParent, "..")) {
+		errs = append(errs, invalid("linux.cgroup_parent %q: must be an absolute cgroupfs path below /", c.CgroupParent))
+	}
+	if c.LogDirectory != "" && !path.IsAbs(c.LogDirectory) {
+		errs = append(errs, invalid("log_directory %q: must be absolute", c.LogDirectory))
+	}
+	if strings.ContainsAny(c.Hostname, "/\x00\n") || len(c.Hostname) > 64 {
+		errs = append(errs, invalid("hostname %q: not a valid hostname", c.Hostname))
+	}
+	errs = append(errs, validateNamespaces(&c.Namespaces)...)
+	errs = append(errs, validateSysctls(c.Sysctls, c.Namespaces)...)
+	for i, p := range c.PortMappings {
+		if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
+			errs = append(errs, invalid("port_mappings[%d]: port out of range", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateNamespaces(n *NamespaceOptions) []error {
+	var errs []error
+	if n.Network != NamespaceModePod && n.Network != NamespaceModeNode {
+		errs = append(errs, invalid("linux.security_context.namespace_options.network: mode %d not supported for a pod", n.Network))
+	}
+	if n.IPC != NamespaceModePod && n.IPC != NamespaceModeNode {
+		errs = append(errs, invalid("linux.security_context.namespace_options.ipc: mode %d not supported for a pod", n.IPC))
+	}
+	switch n.PID {
+	case NamespaceModePod, NamespaceModeContainer, NamespaceModeNode:
+	case NamespaceModeTarget:
+		if n.TargetID == "" {
+			errs = append(errs, invalid("linux.security_context.namespace_options.target_id: required with pid mode TARGET"))
+		}
+	default:
+		errs = append(errs, invalid("linux.security_context.namespace_options.pid: unknown mode %d", n.PID))
+	}
+	if u := n.UserNS; u != nil {
+		switch u.Mode {
+		case NamespaceModeNode:
+			if len(u.UIDs)+len(u.GIDs) > 0 {
+				errs = append(errs, invalid("namespace_options.userns_options: mappings given with mode NODE"))
+			}
+		case NamespaceModePod:
+			if len(u.UIDs) == 0 || len(u.GIDs) == 0 {
+				errs = append(errs, invalid("namespace_options.userns_options: mode POD needs uid and gid mappings"))
+			}
+			if n.Network == NamespaceModeNode || n.IPC == NamespaceModeNode || n.PID == NamespaceModeNode {
+				errs = append(errs, invalid("namespace_options.userns_options: a user namespace cannot be combined with host network, IPC or PID"))
+			}
+			for _, m := range append(append([]IDMapping{}, u.UIDs...), u.GIDs...) {
+				if m.Size == 0 {
+					errs = append(errs, invalid("namespace_options.userns_options: mapping of size 0"))
+				}
+			}
+		default:
+			errs = append(errs, invalid("namespace_options.userns_options.mode: mode %d not supported", u.Mode))
+		}
+	}
+	return errs
+}
+
+// ipcSysctl reports whether a sysctl belongs to the IPC namespace.
+func ipcSysctl(name string) bool {
+	return strings.HasPrefix(name, "kernel.shm") || strings.HasPrefix(name, "kernel.msg") ||
+		name == "kernel.sem" || strings.HasPrefix(name, "fs.mqueue.")
+}
+
+// validateSysctls accepts only namespaced sysctls, and only when the pod owns the namespace:
+// net.* needs a pod network namespace, the IPC ones a pod IPC namespace. They are not applied
+// here: the runtime writes them into every container's OCI spec.
+func validateSysctls(s map[string]string, n NamespaceOptions) []error {
+	var errs []error
+	for k := range s {
+		name := strings.ReplaceAll(k, "/", ".")
+		switch {
+		case strings.HasPrefix(name, "net."):
+			if n.Network == NamespaceModeNode {
+				errs = append(errs, invalid("linux.sysctls %q: not allowed with host network", k))
+			}
+		case ipcSysctl(name):
+			if n.IPC == NamespaceModeNode {
+				errs = append(errs, invalid("linux.sysctls %q: not allowed with host IPC", k))
+			}
+		default:
+			errs = append(errs, invalid("linux.sysctls %q: not a namespaced sysctl", k))
+		}
+	}
+	return errs
+}

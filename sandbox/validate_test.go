@@ -1,0 +1,103 @@
+package sandbox
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+func testManager() *Manager {
+	return &Manager{cfg: DefaultConfig()}
+}
+
+func TestValidateRejects(t *testing.T) {
+	good := func() PodConfig { return PodConfig{Name: "n", Namespace: "ns", UID: "u"} }
+	cases := map[string]struct {
+		mut   func(c *PodConfig)
+		field string
+	}{
+		"empty name":      {func(c *PodConfig) { c.Name = "" }, "metadata.name"},
+		"empty namespace": {func(c *PodConfig) { c.Namespace = "" }, "metadata.namespace"},
+		"empty uid":       {func(c *PodConfig) { c.UID = "" }, "metadata.uid"},
+		"handler":         {func(c *PodConfig) { c.RuntimeHandler = "kata" }, "runtime_handler"},
+		"target no id":    {func(c *PodConfig) { c.Namespaces.PID = NamespaceModeTarget }, "target_id"},
+		"net container":   {func(c *PodConfig) { c.Namespaces.Network = NamespaceModeContainer }, "namespace_options.network"},
+		"host net sysctl": {func(c *PodConfig) {
+			c.Namespaces.Network = NamespaceModeNode
+			c.Sysctls = map[string]string{"net.ipv4.ip_forward": "1"}
+		}, "linux.sysctls"},
+		"host ipc sysctl": {func(c *PodConfig) {
+			c.Namespaces.IPC = NamespaceModeNode
+			c.Sysctls = map[string]string{"kernel.shmmax": "1"}
+		}, "linux.sysctls"},
+		"not namespaced": {func(c *PodConfig) { c.Sysctls = map[string]string{"vm.swappiness": "1"} }, "linux.sysctls"},
+		"cgroup parent":  {func(c *PodConfig) { c.CgroupParent = "relative/x" }, "cgroup_parent"},
+		"userns no maps": {func(c *PodConfig) { c.Namespaces.UserNS = &UserNamespace{Mode: NamespaceModePod} }, "userns_options"},
+		"userns hostnet": {func(c *PodConfig) {
+			c.Namespaces.Network = NamespaceModeNode
+			c.Namespaces.UserNS = &UserNamespace{Mode: NamespaceModePod,
+				UIDs: []IDMapping{{0, 100000, 65536}}, GIDs: []IDMapping{{0, 100000, 65536}}}
+		}, "userns_options"},
+		"port": {func(c *PodConfig) { c.PortMappings = []PortMapping{{ContainerPort: 0}} }, "port_mappings"},
+	}
+	m := testManager()
+	for name, tc := range cases {
+		c := good()
+		tc.mut(&c)
+		err := m.validate(&c)
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("%s: got %v, want InvalidArgument naming %s", name, err, tc.field)
+		}
+	}
+}
+
+func TestValidateAccepts(t *testing.T) {
+	m := testManager()
+	c := PodConfig{Name: "n", Namespace: "ns", UID: "u", RuntimeHandler: DefaultHandlerName,
+		Sysctls:    map[string]string{"net.core.somaxconn": "1024", "kernel.shm_rmid_forced": "1", "kernel.sem": "1 2 3 4", "fs.mqueue.msg_max": "10"},
+		Namespaces: NamespaceOptions{PID: NamespaceModeTarget, TargetID: "abc"}}
+	if err := m.validate(&c); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.ShmSizeBytes = 0
+	c.RuntimeHandlers = append(c.RuntimeHandlers, HandlerConfig{Name: DefaultHandlerName})
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "shm_size_bytes") || !strings.Contains(err.Error(), "duplicate") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRuntimeHandlers(t *testing.T) {
+	hs := testManager().RuntimeHandlers()
+	if len(hs) != 2 || hs[0].Name != "" || hs[1].Name != DefaultHandlerName || !hs[0].SupportsUserNamespaces {
+		t.Fatalf("handlers %+v", hs)
+	}
+}
+
+func TestResolvConf(t *testing.T) {
+	got := string(resolvConf(&DNSConfig{Servers: []string{"10.0.0.10"}, Searches: []string{"a.svc", "b"}, Options: []string{"ndots:5"}}))
+	want := "nameserver 10.0.0.10\nsearch a.svc b\noptions ndots:5\n"
+	if got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	if !dnsEmpty(&DNSConfig{}) || dnsEmpty(&DNSConfig{Options: []string{"x"}}) {
+		t.Fatal("dnsEmpty")
+	}
+}
+
+func TestParseNSArgs(t *testing.T) {
+	r := nsRequest{PodID: "p1", NetPin: "/x/net", UTSPin: "/x/uts", Hostname: "h"}
+	got, err := parseNSArgs(r.args("pod-ns"))
+	if err != nil || got != r {
+		t.Fatalf("got %+v, %v", got, err)
+	}
+}
