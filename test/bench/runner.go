@@ -70,6 +70,7 @@ type Scenario struct {
 // Scenarios lists every scenario in run order; add new ones here.
 var Scenarios = []Scenario{
 	{Name: "pods", Doc: "pod + container to running (serial, concurrent batches), then stop + remove", Run: runPods},
+	{Name: "sandbox", Doc: "pod sandbox alone: RunPodSandbox, StopPodSandbox, RemovePodSandbox (serial)", Run: runSandbox},
 	{Name: "pull", Doc: "cold pull of a multi-layer image, then an image sharing all but one layer", Run: runPull},
 	{Name: "density", Doc: "N pods running: daemon RSS, per-pod process memory, List* latency", Run: runDensity},
 	{Name: "exec", Doc: "ExecSync latency of /bin/true in a running container", Run: runExec},
