@@ -200,7 +200,7 @@ start_crishim() {
 		--set "cni.conf_dir=\"$d/net.d\"" --set "cni.bin_dirs=[\"/usr/lib/cni\"]" \
 		--set "cni.cache_dir=\"$d/cni\"" --set "cni.write_default=false" \
 		--set "runtime.restrict_oom_score_adj=true" \
-		--set "images.mirrors={\"$registry_host\"=[\"http://127.0.0.1:$port\"]}" \
+		--set "images.registries={\"$registry_host\"={mirrors=[\"http://127.0.0.1:$port\"]}}" \
 		>"$d/config.toml"
 	"$shim_bin" daemon --config "$d/config.toml" >"$work/crishim.log" 2>&1 &
 	pids+=($!)
