@@ -75,7 +75,7 @@ cleanup() {
 	for pid in "${pids[@]}"; do stop_pid "$pid"; done
 	# Per-pod processes the daemons started: containerd's shims and crishim's monitors are
 	# recognised by our unique work dir in their command lines.
-	for pid in $(pids_with containerd-shim "$work/") $(pids_with "$shim_bin monitor " "$work/"); do
+	for pid in $(pids_with containerd-shim "$work/") $(pids_with " monitor --socket " "$work/"); do
 		kill -KILL "$pid" 2>/dev/null
 	done
 	sleep 0.5
@@ -207,7 +207,7 @@ start_crishim() {
 	wait_socket "$d/crishim.sock" $! crishim || return 1
 	endpoints+=(--endpoint "crishim=unix://$d/crishim.sock")
 	daemons+=("crishim=$!")
-	extra+=(--daemon-pid "crishim=$!" --pod-procs "crishim=$shim_bin monitor ,$d/")
+	extra+=(--daemon-pid "crishim=$!" --pod-procs "crishim= monitor --socket ,$d/")
 }
 
 log "building cribench"
