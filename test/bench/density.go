@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -41,6 +42,11 @@ func runDensity(ctx context.Context, s *ScenarioRun) {
 	})
 	pods := map[string][]Pod{}
 	kernel := map[string]int64{}
+	// daemon RSS (KiB) against pods running, for a least-squares growth per pod
+	rssX, rssY := map[string][]float64{}, map[string][]float64{}
+	for name, m := range before {
+		rssX[name], rssY[name] = []float64{0}, []float64{float64(m.daemonRSS)}
+	}
 	batches := (n + o.BatchSize - 1) / o.BatchSize
 	s.Interleave(ctx, batches, func(ctx context.Context, e *Endpoint, b int) error {
 		size := min(o.BatchSize, n-b*o.BatchSize)
@@ -48,6 +54,10 @@ func runDensity(ctx context.Context, s *ScenarioRun) {
 		p, lat, _, err := r.StartBatch(ctx, e, fmt.Sprintf("dense%d", b), size)
 		kernel[e.Name] += KernelMem() - k0
 		pods[e.Name] = append(pods[e.Name], p...)
+		if m, err := ReadProcMem(e.DaemonPID); err == nil && e.DaemonPID > 0 {
+			rssX[e.Name] = append(rssX[e.Name], float64(len(pods[e.Name])))
+			rssY[e.Name] = append(rssY[e.Name], float64(m.RSS))
+		}
 		s.Record(e, "start."+fmt.Sprintf("c%d", o.BatchSize)+".loaded", "ms", LowerIsBetter, lat...)
 		return err
 	})
@@ -56,7 +66,7 @@ func runDensity(ctx context.Context, s *ScenarioRun) {
 	}
 	s.Each(ctx, func(ctx context.Context, e *Endpoint) error {
 		s.Record(e, "kernel/pod (host slab+stacks+pagetables)", "KiB", LowerIsBetter, float64(kernel[e.Name])/float64(n))
-		return recordMemory(s, e, before[e.Name], n)
+		return recordMemory(s, e, before[e.Name], n, Slope(rssX[e.Name], rssY[e.Name]))
 	})
 	listCalls(ctx, s, n)
 	s.Interleave(ctx, batches, func(ctx context.Context, e *Endpoint, b int) error {
@@ -69,7 +79,9 @@ func runDensity(ctx context.Context, s *ScenarioRun) {
 	})
 }
 
-func recordMemory(s *ScenarioRun, e *Endpoint, before memSnapshot, n int) error {
+// recordMemory records the memory figures after n pods started; rssSlope is the daemon's
+// RSS growth per pod fitted over the batches (KiB/pod, NaN when not enough points).
+func recordMemory(s *ScenarioRun, e *Endpoint, before memSnapshot, n int, rssSlope float64) error {
 	after, err := snapshot(e)
 	if err != nil {
 		return err
@@ -79,8 +91,12 @@ func recordMemory(s *ScenarioRun, e *Endpoint, before memSnapshot, n int) error 
 	if e.DaemonPID > 0 {
 		s.Record(e, "daemon.rss.idle", "MiB", LowerIsBetter, float64(before.daemonRSS)/1024)
 		s.Record(e, fmt.Sprintf("daemon.rss.%dpods", n), "MiB", LowerIsBetter, float64(after.daemonRSS)/1024)
-		s.Record(e, "daemon.rss.growth/pod", "KiB", LowerIsBetter, perPod(after.daemonRSS, before.daemonRSS))
-		overhead += perPod(after.daemonRSS, before.daemonRSS)
+		growth := perPod(after.daemonRSS, before.daemonRSS)
+		if !math.IsNaN(rssSlope) {
+			growth = rssSlope
+		}
+		s.Record(e, "daemon.rss.growth/pod", "KiB", LowerIsBetter, growth)
+		overhead += growth
 	}
 	if len(e.PodProcs) > 0 {
 		s.Record(e, "podprocs.count/pod", "procs", LowerIsBetter, float64(after.podProcs-before.podProcs)/float64(n))

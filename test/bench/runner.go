@@ -39,8 +39,8 @@ type Options struct {
 // DefaultOptions returns the default repeat counts.
 func DefaultOptions() Options {
 	return Options{
-		Scenarios: ScenarioNames(), Warmup: 2, Serial: 20, Batches: 3, BatchSize: 10,
-		PullReps: 3, PullLayers: 5, PullLayerMB: 20, DensityPods: 100, ListCalls: 200,
+		Scenarios: ScenarioNames(), Warmup: 2, Serial: 40, Batches: 5, BatchSize: 10,
+		PullReps: 5, PullLayers: 5, PullLayerMB: 20, DensityPods: 100, ListCalls: 200,
 		ExecCalls: 200, StatsCalls: 200, EventReps: 10, RPCTimeout: 2 * time.Minute,
 	}
 }

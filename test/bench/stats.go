@@ -61,3 +61,22 @@ func Percentile(sorted []float64, p float64) float64 {
 	}
 	return sorted[lo] + frac*(sorted[lo+1]-sorted[lo])
 }
+
+// Slope returns the least-squares slope of ys against xs; NaN with fewer than three points
+// or no spread in xs.
+func Slope(xs, ys []float64) float64 {
+	n := float64(len(xs))
+	if len(xs) < 3 || len(xs) != len(ys) {
+		return math.NaN()
+	}
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx, sy = sx+xs[i], sy+ys[i]
+		sxx, sxy = sxx+xs[i]*xs[i], sxy+xs[i]*ys[i]
+	}
+	den := n*sxx - sx*sx
+	if den == 0 {
+		return math.NaN()
+	}
+	return (n*sxy - sx*sy) / den
+}

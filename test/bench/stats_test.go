@@ -49,3 +49,14 @@ func TestPercentileSmallSets(t *testing.T) {
 		t.Errorf("Summarize(nil) = %+v", s)
 	}
 }
+
+func TestSlope(t *testing.T) {
+	xs := []float64{0, 10, 20, 30}
+	ys := []float64{1000, 1300, 1500, 1950} // y ≈ 30.5x + 975
+	if got := Slope(xs, ys); !near(got, 30.5) {
+		t.Fatalf("Slope = %v, want 30.5", got)
+	}
+	if !math.IsNaN(Slope(xs[:2], ys[:2])) || !math.IsNaN(Slope([]float64{1, 1, 1}, []float64{1, 2, 3})) {
+		t.Fatal("Slope of too few points or no x spread is not NaN")
+	}
+}
