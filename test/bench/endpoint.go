@@ -29,6 +29,9 @@ type Endpoint struct {
 	RT runtimeapi.RuntimeServiceClient
 	IS runtimeapi.ImageServiceClient
 
+	// fixturePullErr is the error of pulling the fixture images, if any.
+	fixturePullErr error
+
 	conn *grpc.ClientConn
 	mu   sync.Mutex
 	pods map[string]bool // pods created by this run and not removed yet

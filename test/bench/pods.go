@@ -186,6 +186,7 @@ func (r *Runner) EnsureImages(ctx context.Context) {
 			_, err := e.IS.PullImage(cctx, &runtimeapi.PullImageRequest{Image: &runtimeapi.ImageSpec{Image: img}})
 			cancel()
 			if err != nil {
+				e.fixturePullErr = rpcErr("PullImage", err)
 				r.Report.Notef("%s: PullImage %s: %v", e.Name, img, err)
 				r.Log.Warn("pull fixture image", "endpoint", e.Name, "image", img, "err", err)
 			}
