@@ -14,6 +14,8 @@ func TestMain(m *testing.M) {
 	runtime.MaybeContainerInit()
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
+		case runtime.MonitorSubcommand:
+			os.Exit(runtime.MonitorMain(os.Args[2:]))
 		case sandbox.DefaultHelperSubcommand:
 			os.Exit(sandbox.HelperMain(os.Args[2:]))
 		case sandbox.DefaultInfraSubcommand:

@@ -33,6 +33,14 @@ type Options struct {
 	Sandboxes *sandbox.Manager
 	// Info is extra, static information returned by a verbose Status (config, paths).
 	Info map[string]any
+
+	// Containers runs containers (*runtime.Manager); nil makes the container RPCs answer
+	// Unimplemented.
+	Containers ContainerRuntime
+	// PodLookup finds pod sandboxes for CreateContainer; nil = Sandboxes. Tests set a fake.
+	PodLookup SandboxLookup
+	// ImageResolver finds local images for CreateContainer and ContainerStatus.
+	ImageResolver ImageResolver
 }
 
 // Server implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.
@@ -42,9 +50,10 @@ type Server struct {
 	runtimeapi.UnimplementedRuntimeServiceServer
 	runtimeapi.UnimplementedImageServiceServer
 
-	opts   Options
-	log    *slog.Logger
-	events *eventBroker
+	opts    Options
+	log     *slog.Logger
+	creates *createTracker
+	events  *eventBroker
 }
 
 // NewServer returns a CRI server over the given services.
@@ -55,7 +64,10 @@ func NewServer(opts Options) *Server {
 	if opts.CgroupDriver == "" {
 		opts.CgroupDriver = "cgroupfs"
 	}
-	return &Server{opts: opts, log: opts.Log, events: newEventBroker()}
+	if opts.PodLookup == nil && opts.Sandboxes != nil {
+		opts.PodLookup = opts.Sandboxes
+	}
+	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
 }
 
 // Register registers both CRI services on g.

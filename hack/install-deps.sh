@@ -8,8 +8,9 @@ if [[ "${CRISHIM_BENCH:-}" == 1 ]]; then
 	pkgs+=(containerd runc)
 fi
 if [[ "${CRISHIM_E2E:-}" == 1 ]]; then
-	# busybox is built from Debian's source package for the critest images.
-	pkgs+=(dpkg-dev build-essential tmux)
+	# busybox is built from Debian's source package for the critest images (hack/build-busybox.sh:
+	# apt-get source unpacks .tar.bz2/.tar.xz with dpkg-source, then a static gcc build).
+	pkgs+=(dpkg-dev build-essential bzip2 xz-utils tmux)
 fi
 
 missing=()

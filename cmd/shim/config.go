@@ -12,6 +12,8 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/crishim/crishim/cni"
+	"github.com/crishim/crishim/images"
+	"github.com/crishim/crishim/runtime"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -32,6 +34,10 @@ type Config struct {
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format" comment:"text or json."`
 
+	// Runtime configures the container runtime (libcontainer, monitors, logs).
+	Runtime runtime.Config `toml:"runtime"`
+	// Images configures registries, mirrors and pulls.
+	Images images.Config `toml:"images"`
 	// CNI configures the pod network.
 	CNI cni.Config `toml:"cni"`
 	// Streaming configures the exec/attach/port-forward HTTP server.
@@ -66,6 +72,8 @@ func DefaultConfig() Config {
 		Socket:    "/run/crishim/crishim.sock",
 		LogLevel:  "info",
 		LogFormat: "text",
+		Runtime:   runtime.DefaultConfig(),
+		Images:    images.DefaultConfig(),
 		CNI:       cni.DefaultConfig(),
 		Streaming: StreamingConfig{Address: "127.0.0.1:0"},
 		Sandbox:   sandbox.DefaultConfig(),
@@ -84,6 +92,12 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log_format: must be text or json, got %q", c.LogFormat)
+	}
+	if err := c.Runtime.Validate(); err != nil {
+		return err
+	}
+	if err := c.Images.Validate(); err != nil {
+		return err
 	}
 	if err := c.CNI.Validate(); err != nil {
 		return err

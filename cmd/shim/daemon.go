@@ -18,6 +18,7 @@ import (
 
 	"github.com/crishim/crishim/cni"
 	"github.com/crishim/crishim/cri"
+	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/internal/metrics"
 )
 
@@ -61,17 +62,29 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
-	sandboxes, err := newSandboxes(ctx, cfg, network, log)
+	imgSvc, err := images.New(cfg.Images, filepath.Join(cfg.RootDir, "images"), log.With("component", "images"))
+	if err != nil {
+		return fmt.Errorf("images: %w", err)
+	}
+	imgs := containerImages{imgSvc}
+	ctrs, err := newContainerRuntime(cfg, imgs, log)
+	if err != nil {
+		return fmt.Errorf("runtime: %w", err)
+	}
+	defer ctrs.Close()
+	sandboxes, err := newSandboxes(ctx, cfg, network, ctrs, log)
 	if err != nil {
 		return err
 	}
 	defer sandboxes.Close()
 	srv := cri.NewServer(cri.Options{
-		Log:       log,
-		Network:   network,
-		Sandboxes: sandboxes,
-		Version:   buildVersion(),
-		Info:      map[string]any{"config": cfg},
+		Log:           log,
+		Network:       network,
+		Sandboxes:     sandboxes,
+		Containers:    ctrs,
+		ImageResolver: imgs,
+		Version:       buildVersion(),
+		Info:          map[string]any{"config": cfg},
 	})
 	g := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),

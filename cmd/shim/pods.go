@@ -13,17 +13,6 @@ import (
 	"github.com/crishim/crishim/sandbox"
 )
 
-// defaultPodCgroupParent is the parent of pod cgroups for pods without a cgroup_parent.
-// TODO(lead): replace with the [runtime] cgroup_parent once runtime.Config lands.
-const defaultPodCgroupParent = "/crishim"
-
-// noContainers stands in for the container runtime until runtime.Manager is wired: pods have
-// no containers to stop or remove.
-type noContainers struct{}
-
-func (noContainers) StopPodContainers(context.Context, string) error   { return nil }
-func (noContainers) RemovePodContainers(context.Context, string) error { return nil }
-
 // podNetwork adapts the CNI manager to the sandbox package's Network interface.
 type podNetwork struct{ cni *cni.Manager }
 
@@ -61,13 +50,13 @@ func (n podNetwork) Status(ctx context.Context) error { return n.cni.Status(ctx)
 // newSandboxes builds the pod sandbox manager (records under <root>/sandbox, pins and
 // /dev/shm under <state>/sandbox), then garbage-collects network attachments of pods that no
 // longer exist.
-func newSandboxes(ctx context.Context, cfg Config, network *cni.Manager, log *slog.Logger) (*sandbox.Manager, error) {
+func newSandboxes(ctx context.Context, cfg Config, network *cni.Manager, ctrs sandbox.Containers, log *slog.Logger) (*sandbox.Manager, error) {
 	var net sandbox.Network
 	if network != nil {
 		net = podNetwork{network}
 	}
 	m, err := sandbox.New(cfg.Sandbox, filepath.Join(cfg.RootDir, "sandbox"), filepath.Join(cfg.StateDir, "sandbox"),
-		defaultPodCgroupParent, net, noContainers{}, log)
+		cfg.Runtime.CgroupParent, net, ctrs, log)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}

@@ -1,0 +1,32 @@
+package cri
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+// RemoveContainer removes a container, killing it first if it runs. Removing an unknown
+// container succeeds (the CRI asks for idempotence).
+func (s *Server) RemoveContainer(ctx context.Context, req *runtimeapi.RemoveContainerRequest) (*runtimeapi.RemoveContainerResponse, error) {
+	rt, err := s.containers()
+	if err != nil {
+		return nil, err
+	}
+	st, err := lookupContainer(rt, req.GetContainerId())
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return &runtimeapi.RemoveContainerResponse{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.Remove(ctx, st.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return nil, fmt.Errorf("remove container %q: %w", st.ID, err)
+	}
+	s.creates.forget(st.ID)
+	return &runtimeapi.RemoveContainerResponse{}, nil
+}

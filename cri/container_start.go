@@ -1,0 +1,24 @@
+package cri
+
+import (
+	"context"
+	"fmt"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// StartContainer starts a created container. Unknown ids are NotFound.
+func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContainerRequest) (*runtimeapi.StartContainerResponse, error) {
+	rt, err := s.containers()
+	if err != nil {
+		return nil, err
+	}
+	st, err := lookupContainer(rt, req.GetContainerId())
+	if err != nil {
+		return nil, err
+	}
+	if err := rt.Start(ctx, st.ID); err != nil {
+		return nil, fmt.Errorf("start container %q: %w", st.ID, err)
+	}
+	return &runtimeapi.StartContainerResponse{}, nil
+}

@@ -1,0 +1,186 @@
+package images
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/crishim/crishim/images/reference"
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+// endpoint is one place an image can be pulled from: a mirror or the registry itself.
+type endpoint struct {
+	host     string
+	insecure bool // plain HTTP allowed
+	mirror   bool
+}
+
+// endpoints lists the mirrors of the reference's registry in order, then the registry.
+func (s *Service) endpoints(r reference.Ref) []endpoint {
+	rc := s.registryConfig(r.Registry)
+	var eps []endpoint
+	for _, m := range rc.Mirrors {
+		host, plain, err := parseMirror(m)
+		if err == nil {
+			eps = append(eps, endpoint{host: host, insecure: plain, mirror: true})
+		}
+	}
+	host := r.Registry
+	if host == reference.DockerHub {
+		host = name.DefaultRegistry
+	}
+	return append(eps, endpoint{host: host})
+}
+
+func (s *Service) registryConfig(reg string) RegistryConfig {
+	if rc, ok := s.cfg.Registries[reg]; ok {
+		return rc
+	}
+	if reg == reference.DockerHub {
+		return s.cfg.Registries[name.DefaultRegistry]
+	}
+	return RegistryConfig{}
+}
+
+// transport returns a shared HTTP transport for a registry (TLS verification per config).
+func (s *Service) transport(reg string) http.RoundTripper {
+	skip := s.registryConfig(reg).InsecureSkipVerify
+	key := fmt.Sprint(skip)
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	if t, ok := s.transports[key]; ok {
+		return t
+	}
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	if skip {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // configured by the operator
+	}
+	s.transports[key] = t
+	return t
+}
+
+// authenticator picks the request's credentials, else the registry's static ones.
+func (s *Service) authenticator(reg string, a Auth) authn.Authenticator {
+	if a.empty() {
+		rc := s.registryConfig(reg)
+		a = Auth{Username: rc.Username, Password: rc.Password, IdentityToken: rc.IdentityToken}
+	}
+	if a.empty() {
+		return authn.Anonymous
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: a.Username, Password: a.Password, Auth: a.Auth,
+		IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken})
+}
+
+func (s *Service) puller(ctx context.Context, r reference.Ref, a Auth) (*remote.Puller, error) {
+	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(s.transport(r.Registry)),
+		remote.WithAuth(s.authenticator(r.Registry, a)), remote.WithUserAgent("crishim"))
+}
+
+// classify turns a registry error into an error kind with the wording kubelet and users
+// expect ("not found", "unauthorized").
+func classify(ref string, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, d := range te.Errors {
+			switch d.Code {
+			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
+				return fmt.Errorf("image %q: %w: %v", ref, errdefs.ErrNotFound, err)
+			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
+				return unauthorized(ref, err)
+			}
+		}
+		switch te.StatusCode {
+		case http.StatusNotFound:
+			return fmt.Errorf("image %q: %w: %v", ref, errdefs.ErrNotFound, err)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return unauthorized(ref, err)
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+			return fmt.Errorf("image %q: %w: %v", ref, errdefs.ErrUnavailable, err)
+		}
+	}
+	if hasKind(err) {
+		return fmt.Errorf("image %q: %w", ref, err)
+	}
+	if transient(err) {
+		return fmt.Errorf("image %q: %w: %v", ref, errdefs.ErrUnavailable, err)
+	}
+	return fmt.Errorf("image %q: %w", ref, err)
+}
+
+func unauthorized(ref string, err error) error {
+	return fmt.Errorf("image %q: %w: unauthorized: pull access denied, the repository does not exist or requires authorization: %v",
+		ref, errdefs.ErrUnauthenticated, err)
+}
+
+// rank orders errors for reporting when every endpoint failed: a definite answer from a
+// registry beats a network failure of another.
+func rank(err error) int {
+	switch {
+	case errors.Is(err, errdefs.ErrUnauthenticated):
+		return 3
+	case errors.Is(err, errdefs.ErrNotFound):
+		return 2
+	case err != nil:
+		return 1
+	}
+	return 0
+}
+
+// transient reports whether a failed transfer is worth retrying.
+func transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode >= 500 || te.StatusCode == http.StatusTooManyRequests || te.StatusCode == http.StatusRequestTimeout
+	}
+	// Unknown hosts and refused connections are answers, not hiccups: move on to the next
+	// endpoint instead of waiting for backoffs.
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// retry runs fn up to 4 times with exponential backoff while it fails transiently.
+func retry(ctx context.Context, fn func() error) error {
+	delay := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == 4 || !transient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay *= 2
+	}
+}
+
+func hasKind(err error) bool {
+	for _, k := range []error{errdefs.ErrNotFound, errdefs.ErrInvalidArgument, errdefs.ErrUnauthenticated,
+		errdefs.ErrResourceExhausted, errdefs.ErrUnavailable, errdefs.ErrDeadlineExceeded, errdefs.ErrNotImplemented,
+		errdefs.ErrFailedPrecondition} {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+// specInput resolves what buildSpec needs from the host, the rootfs and other containers.
+func (m *Manager) specInput(c *container, rootfs string) (specInput, error) {
+	cs := c.rec.Spec
+	args, err := processArgs(cs)
+	if err != nil {
+		return specInput{}, err
+	}
+	if _, err := stopSignal(cs); err != nil {
+		return specInput{}, err
+	}
+	u, err := resolveUser(rootfs, cs.Security, cs.Image.Config.User)
+	if err != nil {
+		return specInput{}, fmt.Errorf("container %q: %w", cs.Name, err)
+	}
+	parent := cs.Pod.CgroupParent
+	if parent == "" {
+		parent = m.cfg.CgroupParent
+	}
+	in := specInput{
+		Spec: cs, RootfsPath: rootfs, User: u, Args: args, Env: processEnv(cs),
+		Cwd: processCwd(cs), CgroupsPath: path.Join(parent, cs.ID), Host: m.host,
+	}
+	if cs.Pod.PIDMode == PIDModeTarget && !cs.Pod.HostPID {
+		in.PIDTargetNS, err = m.targetPIDNS(cs.Pod.PIDTarget)
+		if err != nil {
+			return specInput{}, err
+		}
+	}
+	return in, nil
+}
+
+// targetPIDNS returns the pid namespace path of a running container.
+func (m *Manager) targetPIDNS(id string) (string, error) {
+	t, err := m.get(id)
+	if err != nil {
+		return "", fmt.Errorf("pid namespace target: %w", err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.refreshExit()
+	if t.state() != StateRunning && t.state() != StateCreated {
+		return "", fmt.Errorf("pid namespace target %q is not running: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	return "/proc/" + strconv.Itoa(t.rec.Pid) + "/ns/pid", nil
+}
+
+// monitorCreate has the pod's monitor create the container's init process.
+func (m *Manager) monitorCreate(ctx context.Context, c *container, undo *cleanups) (int, error) {
+	cs := c.rec.Spec
+	pm := m.podMonitor(cs.PodID)
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	if err := m.ensureMonitor(ctx, pm); err != nil {
+		return 0, err
+	}
+	resp, err := callMonitor(ctx, pm.sock, monRequest{
+		Op: opCreate, ID: c.id, Bundle: c.dir, LogPath: cs.LogPath,
+		LineMax: m.cfg.LogLineMaxBytes, Stdin: cs.Stdin,
+	})
+	if err != nil {
+		// A create cancelled half-way may still have happened: delete it either way.
+		undo.push(func() { m.monitorDelete(context.Background(), cs.PodID, c.id) })
+		return 0, fmt.Errorf("create container %q: %w", c.id, err)
+	}
+	undo.push(func() { m.monitorDelete(context.Background(), cs.PodID, c.id) })
+	return resp.Pid, nil
+}
+
+// monitorDelete kills and deletes a container in its monitor; errors are logged.
+func (m *Manager) monitorDelete(ctx context.Context, podID, id string) {
+	_, err := m.call(ctx, podID, monRequest{Op: opDelete, ID: id})
+	if err != nil && !isNotFound(err) && !isUnavailable(err) {
+		m.log.Warn("delete container in monitor", "id", id, "err", err)
+	}
+}

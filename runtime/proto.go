@@ -1,0 +1,107 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+// Monitor operations (one JSON request and one JSON response per connection).
+const (
+	opPing     = "ping"
+	opCreate   = "create"
+	opStart    = "start"
+	opKill     = "kill"
+	opWait     = "wait"
+	opState    = "state"
+	opDelete   = "delete"
+	opReopen   = "reopen"
+	opShutdown = "shutdown"
+)
+
+// monRequest is a request to a pod monitor.
+type monRequest struct {
+	Op      string        `json:"op"`
+	ID      string        `json:"id,omitempty"`
+	Bundle  string        `json:"bundle,omitempty"` // container dir: config.json in, exit.json out
+	LogPath string        `json:"log_path,omitempty"`
+	LineMax int           `json:"line_max,omitempty"`
+	Stdin   bool          `json:"stdin,omitempty"`
+	Signal  int           `json:"signal,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty"` // wait: 0 = until exit
+}
+
+// monResponse is a monitor's answer.
+type monResponse struct {
+	Err    string      `json:"err,omitempty"`
+	Kind   string      `json:"kind,omitempty"` // errdefs kind of Err
+	Pid    int         `json:"pid,omitempty"`
+	Status string      `json:"status,omitempty"` // libcontainer status: created, running, stopped
+	Exit   *exitRecord `json:"exit,omitempty"`
+}
+
+// exitRecord is what the monitor records when a container's init exits (exit.json).
+type exitRecord struct {
+	Code       int32     `json:"code"`
+	FinishedAt time.Time `json:"finished_at"`
+	Reason     string    `json:"reason"`
+	Message    string    `json:"message,omitempty"`
+}
+
+var errKinds = map[string]error{
+	"not_found":           errdefs.ErrNotFound,
+	"already_exists":      errdefs.ErrAlreadyExists,
+	"invalid_argument":    errdefs.ErrInvalidArgument,
+	"failed_precondition": errdefs.ErrFailedPrecondition,
+	"deadline_exceeded":   errdefs.ErrDeadlineExceeded,
+}
+
+// errResponse encodes err with its errdefs kind.
+func errResponse(err error) monResponse {
+	r := monResponse{Err: err.Error()}
+	for k, kind := range errKinds {
+		if errors.Is(err, kind) {
+			r.Kind = k
+		}
+	}
+	return r
+}
+
+// respErr turns a response's error back into an error of the same kind.
+func (r monResponse) respErr() error {
+	if r.Err == "" {
+		return nil
+	}
+	if kind, ok := errKinds[r.Kind]; ok {
+		return fmt.Errorf("monitor: %s: %w", r.Err, kind)
+	}
+	return fmt.Errorf("monitor: %s", r.Err)
+}
+
+// callMonitor sends one request to the monitor listening on sock. ctx cancels the call.
+func callMonitor(ctx context.Context, sock string, req monRequest) (monResponse, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", sock)
+	if err != nil {
+		return monResponse{}, fmt.Errorf("connect to pod monitor: %w: %w", errdefs.ErrUnavailable, err)
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if err := json.NewEncoder(conn).Encode(req); err != nil {
+		return monResponse{}, fmt.Errorf("send %s to pod monitor: %w: %w", req.Op, errdefs.ErrUnavailable, err)
+	}
+	var resp monResponse
+	if err := json.NewDecoder(conn).Decode(&resp); err != nil {
+		if ctx.Err() != nil {
+			return monResponse{}, fmt.Errorf("%s: %w: %w", req.Op, errdefs.ErrDeadlineExceeded, ctx.Err())
+		}
+		return monResponse{}, fmt.Errorf("read %s answer of pod monitor: %w: %w", req.Op, errdefs.ErrUnavailable, err)
+	}
+	return resp, resp.respErr()
+}
