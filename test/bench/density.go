@@ -35,6 +35,7 @@ func snapshot(e *Endpoint) (memSnapshot, error) {
 func runDensity(ctx context.Context, s *ScenarioRun) {
 	r, o := s.R, s.R.Opts
 	n := o.DensityPods
+	requireImages(ctx, s)
 	before := map[string]memSnapshot{}
 	s.Each(ctx, func(ctx context.Context, e *Endpoint) (err error) {
 		before[e.Name], err = snapshot(e)

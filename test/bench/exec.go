@@ -13,6 +13,7 @@ import (
 // running container.
 func setupPods(ctx context.Context, s *ScenarioRun) map[string]Pod {
 	pods := map[string]Pod{}
+	requireImages(ctx, s)
 	s.Each(ctx, func(ctx context.Context, e *Endpoint) error {
 		p, _, err := s.R.StartPod(ctx, e, s.Name)
 		pods[e.Name] = p

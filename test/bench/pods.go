@@ -194,10 +194,22 @@ func (r *Runner) EnsureImages(ctx context.Context) {
 	}
 }
 
+// requireImages stops the scenario on endpoints whose PullImage is Unimplemented: their
+// containers cannot get the fixture image.
+func requireImages(ctx context.Context, s *ScenarioRun) {
+	s.Each(ctx, func(ctx context.Context, e *Endpoint) error {
+		if IsUnimplemented(e.fixturePullErr) {
+			return e.fixturePullErr
+		}
+		return nil
+	})
+}
+
 // runPods measures pod + container start, serially and in concurrent batches, then the
 // stop + remove of the same pods in the same shapes.
 func runPods(ctx context.Context, s *ScenarioRun) {
 	r, o := s.R, s.R.Opts
+	requireImages(ctx, s)
 	s.Interleave(ctx, o.Warmup, func(ctx context.Context, e *Endpoint, i int) error {
 		p, _, err := r.StartPod(ctx, e, fmt.Sprintf("warm-%d", i))
 		if err != nil {

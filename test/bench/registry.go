@@ -134,9 +134,12 @@ type countingWriter struct {
 	n *atomic.Int64
 }
 
+// Write counts b before writing it, so a client that has received the bytes always finds
+// them counted; bytes that fail to go out are taken back.
 func (c *countingWriter) Write(b []byte) (int, error) {
+	c.n.Add(int64(len(b)))
 	n, err := c.ResponseWriter.Write(b)
-	c.n.Add(int64(n))
+	c.n.Add(int64(n - len(b)))
 	return n, err
 }
 
