@@ -186,6 +186,9 @@ EOF
 
 start_crishim() {
 	local d=$work/crishim
+	if [[ ! -x $shim_bin && -z ${SHIM_BIN:-} ]]; then
+		make build >&2
+	fi
 	if [[ ! -x $shim_bin ]]; then
 		log "no crishim binary at $shim_bin (make build): crishim not measured"
 		return 1
