@@ -196,13 +196,18 @@ start_crishim() {
 	mkdir -p "$d"
 	write_cni "$d/net.d" cribench-crishim crishim-bench 10.98.0.0/16
 	"$shim_bin" config default >"$d/default.toml"
+	local monitor=()
+	if [[ -x $(dirname "$shim_bin")/crishim-monitor ]]; then
+		# the dedicated small monitor binary, when the build makes one
+		monitor=(--set "runtime.monitor_path=\"$(dirname "$shim_bin")/crishim-monitor\"")
+	fi
 	# Keys the current binary does not know are skipped (sections land as crishim grows).
 	"$work/bin/cribench" tomlset --base "$d/default.toml" \
 		--set "root_dir=\"$d/root\"" --set "state_dir=\"$d/state\"" --set "socket=\"$d/crishim.sock\"" \
 		--set "log_level=\"info\"" \
 		--set "cni.conf_dir=\"$d/net.d\"" --set "cni.bin_dirs=[\"/usr/lib/cni\"]" \
 		--set "cni.cache_dir=\"$d/cni\"" --set "cni.write_default=false" \
-		--set "runtime.restrict_oom_score_adj=true" \
+		--set "runtime.restrict_oom_score_adj=true" "${monitor[@]}" \
 		--set "images.registries={\"$registry_host\"={mirrors=[\"http://127.0.0.1:$port\"]}}" \
 		>"$d/config.toml"
 	"$shim_bin" daemon --config "$d/config.toml" >"$work/crishim.log" 2>&1 &
