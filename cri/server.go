@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -31,6 +32,8 @@ type Options struct {
 	Network NetworkStatus
 	// Sandboxes manages pod sandboxes; nil makes the pod RPCs answer Unimplemented.
 	Sandboxes *sandbox.Manager
+	// Images is the image store and puller; nil makes the image RPCs answer Unimplemented.
+	Images *images.Service
 	// Info is extra, static information returned by a verbose Status (config, paths).
 	Info map[string]any
 

@@ -12,12 +12,12 @@ import (
 // Config is the [images] section of the daemon configuration.
 type Config struct {
 	// MaxConcurrentDownloads bounds parallel layer downloads per pull.
-	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
+	MaxConcurrentDownloads int `toml:"max_concurrent_downloads" comment:"Parallel layer downloads per pull."`
 	// StallTimeout cancels a pull that has received no byte for this long.
-	StallTimeout config.Duration `toml:"stall_timeout"`
+	StallTimeout config.Duration `toml:"stall_timeout" comment:"Cancel a pull that received nothing for this long."`
 	// Registries holds per-registry settings keyed by registry host ("registry.k8s.io",
 	// "docker.io").
-	Registries map[string]RegistryConfig `toml:"registries"`
+	Registries map[string]RegistryConfig `toml:"registries" comment:"Per registry host: mirrors = [\"http://127.0.0.1:5000\"] (tried in order, then the registry), insecure_skip_verify, username/password/identity_token."`
 }
 
 // RegistryConfig configures access to one registry host.

@@ -5,14 +5,16 @@ import (
 )
 
 // tryCollect collects garbage if no operation is adding data to the store right now;
-// otherwise it leaves it to the next removal or start.
+// otherwise it marks the collection pending, and the operation that ends next retries it.
 func (s *Service) tryCollect() {
 	unlock, ok, err := lock.TryExclusive(s.opLockPath())
 	if err != nil || !ok {
-		s.log.Debug("image gc skipped: store busy", "err", err)
+		s.gcPending.Store(true)
+		s.log.Debug("image gc deferred: store busy", "err", err)
 		return
 	}
 	defer unlock()
+	s.gcPending.Store(false)
 	if err := s.collect(); err != nil {
 		s.log.Warn("image gc failed", "err", err)
 	}
@@ -74,4 +76,12 @@ func (s *Service) collect() error {
 		s.log.Info("image gc", "snapshots_removed", nc, "blobs_removed", nb)
 	}
 	return nil
+}
+
+// collectIfPending runs a deferred collection; operations call it after releasing their
+// shared lock.
+func (s *Service) collectIfPending() {
+	if s.gcPending.Load() {
+		s.tryCollect()
+	}
 }

@@ -30,6 +30,8 @@ type layerJob struct {
 // ensureLayer makes the snapshot of the job's chain exist. Concurrent pulls needing the same
 // chain (or the same blob) share the work.
 func (s *Service) ensureLayer(ctx context.Context, j layerJob) error {
+	defer s.follow.follow(j.chainID, j.prog)()
+	defer s.follow.follow(j.desc.Digest.String(), j.prog)()
 	_, _, err := s.layers.Do(ctx, j.chainID, func(ctx context.Context) (struct{}, error) {
 		if _, ok := s.snaps.Lookup(j.chainID); ok {
 			return struct{}{}, nil
@@ -56,6 +58,7 @@ func (s *Service) fetchBlob(ctx context.Context, p *remote.Puller, repo name.Rep
 	if s.content.Has(dg) {
 		return nil
 	}
+	defer s.follow.follow(dg, prog)()
 	_, _, err := s.blobs.Do(ctx, dg, func(ctx context.Context) (struct{}, error) {
 		if s.content.Has(dg) {
 			return struct{}{}, nil
@@ -70,7 +73,7 @@ func (s *Service) fetchBlob(ctx context.Context, p *remote.Puller, repo name.Rep
 				return err
 			}
 			defer rc.Close()
-			return s.content.Ingest(dg, d.Size, prog.reader(rc))
+			return s.content.Ingest(dg, d.Size, prog.reader(rc, &s.follow, dg))
 		})
 	})
 	return err
@@ -99,7 +102,7 @@ func (s *Service) unpack(ctx context.Context, blob, diffID, chainID string, prog
 		}
 	}()
 	h := sha256.New()
-	st, err := apply.Apply(ctx, dir, io.TeeReader(prog.activity(dr), h), apply.Options{NoOwnership: os.Geteuid() != 0})
+	st, err := apply.Apply(ctx, dir, io.TeeReader(prog.activity(dr, &s.follow, chainID), h), apply.Options{NoOwnership: os.Geteuid() != 0})
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", blob, err)
 	}

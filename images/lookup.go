@@ -15,15 +15,14 @@ import (
 )
 
 // Resolve finds an image by ID ("sha256:<hex>" or the bare hex), tag or digest reference
-// (normalized: "busybox" is docker.io/library/busybox:latest) or unique ID prefix. An unknown
+// (normalized: "busybox" is docker.io/library/busybox:latest) or unique ID prefix of at least
+// 12 hex digits. An unknown
 // image is errdefs.ErrNotFound. Records added by another process are picked up on a miss.
 func (s *Service) Resolve(ref string) (Image, error) {
 	if r := s.find(ref); r != nil {
 		return r.Image, nil
 	}
-	if err := s.reload(); err != nil {
-		return Image{}, err
-	}
+	s.refresh()
 	if r := s.find(ref); r != nil {
 		return r.Image, nil
 	}
@@ -58,7 +57,9 @@ func (s *Service) find(ref string) *record {
 			}
 		}
 	}
-	if h != "" && len(h) < 64 && isHex(h) {
+	// Short IDs need docker's 12 digits, so a short hex repository name ("cafe") is never
+	// mistaken for an ID prefix of some unrelated image.
+	if len(h) >= 12 && len(h) < 64 && isHex(h) {
 		var match *record
 		for id, rec := range s.records {
 			if strings.HasPrefix(strings.TrimPrefix(id, "sha256:"), h) {
@@ -82,6 +83,7 @@ func (s *Service) record(id string) (*record, bool) {
 
 // List returns every image, sorted by ID.
 func (s *Service) List() []Image {
+	s.refresh()
 	s.mu.RLock()
 	out := make([]Image, 0, len(s.records))
 	for _, r := range s.records {
@@ -125,12 +127,12 @@ func (s *Service) FsInfo() (FsUsage, error) {
 	return u, nil
 }
 
-// ContainerFsInfo reports the usage of the containers' writable layers.
+// ContainerFsInfo reports the usage of the containers' writable layers. They live on the
+// same filesystem as the images, so the mountpoint is the store's root too.
 func (s *Service) ContainerFsInfo() (FsUsage, error) {
-	dir := filepath.Join(s.root, "rootfs")
-	b, i, err := snapshot.DiskUsage(dir)
+	b, i, err := snapshot.DiskUsage(filepath.Join(s.root, "rootfs"))
 	if err != nil {
 		return FsUsage{}, err
 	}
-	return FsUsage{Mountpoint: dir, UsedBytes: b, InodesUsed: i}, nil
+	return FsUsage{Mountpoint: s.root, UsedBytes: b, InodesUsed: i}, nil
 }

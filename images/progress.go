@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,28 +32,75 @@ func newProgress(ref string, log *slog.Logger) *progress {
 
 func (p *progress) touch() { p.last.Store(time.Now().UnixNano()) }
 
-// reader counts network bytes read through r.
-func (p *progress) reader(r io.Reader) io.Reader { return &countReader{r: r, p: p, net: true} }
+// reader counts network bytes read through r and shows them as progress to every pull
+// following key (the blob digest).
+func (p *progress) reader(r io.Reader, f *followers, key string) io.Reader {
+	return &countReader{r: r, p: p, net: true, f: f, key: key}
+}
 
-// activity marks reads through r as progress without counting them as downloaded (layer
-// application of data already in the store).
-func (p *progress) activity(r io.Reader) io.Reader { return &countReader{r: r, p: p} }
+// activity marks reads through r as progress of every pull following key (layer application
+// of data already in the store) without counting them as downloaded.
+func (p *progress) activity(r io.Reader, f *followers, key string) io.Reader {
+	return &countReader{r: r, p: p, f: f, key: key}
+}
 
 type countReader struct {
 	r   io.Reader
 	p   *progress
 	net bool
+	f   *followers
+	key string
 }
 
 func (c *countReader) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	if n > 0 {
 		c.p.touch()
+		c.f.touch(c.key)
 		if c.net {
 			c.p.bytes.Add(int64(n))
 		}
 	}
 	return n, err
+}
+
+// followers lets a pull that waits for work another pull started (a shared blob download or
+// layer unpack) see that work's progress, so its stall watchdog fires only when the shared
+// work itself stalls.
+type followers struct {
+	mu sync.Mutex
+	m  map[string]map[*progress]int
+}
+
+// follow registers p as interested in key until the returned function is called.
+func (f *followers) follow(key string, p *progress) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string]map[*progress]int{}
+	}
+	if f.m[key] == nil {
+		f.m[key] = map[*progress]int{}
+	}
+	f.m[key][p]++
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.m[key][p]--; f.m[key][p] == 0 {
+			delete(f.m[key], p)
+		}
+		if len(f.m[key]) == 0 {
+			delete(f.m, key)
+		}
+	}
+}
+
+func (f *followers) touch(key string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for p := range f.m[key] {
+		p.touch()
+	}
 }
 
 // watch logs progress at info every 10 seconds and cancels the pull when nothing moved for

@@ -28,6 +28,7 @@ func (s *Service) Pull(ctx context.Context, ref string, auth Auth) (Image, error
 		return Image{}, err
 	}
 	img, shared, err := s.pulls.Do(ctx, r.String(), func(ctx context.Context) (Image, error) {
+		defer s.collectIfPending()
 		return s.pull(ctx, r, auth)
 	})
 	if shared {

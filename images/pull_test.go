@@ -3,12 +3,15 @@ package images
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/compression"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -272,5 +275,45 @@ func TestChainIDs(t *testing.T) {
 	})
 	if got[0] != "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4" || len(got[1]) != 71 || got[1] == got[0] {
 		t.Fatalf("chain ids %v", got)
+	}
+}
+
+// TestPullSharedSlowBlob: a pull waiting on a blob another pull is downloading slowly (but
+// steadily) must not hit its stall timeout (3s here) although it receives no byte itself.
+func TestPullSharedSlowBlob(t *testing.T) {
+	tr := newRegistry(t)
+	shared := mkLayer(t, compression.GZip, tent{name: "s", body: strings.Repeat("slow", 4096)})
+	tr.push(t, "a:1", mkImage(t, "amd64", v1.Config{}, shared, mkLayer(t, compression.GZip, tent{name: "a", body: "a"})))
+	tr.push(t, "b:1", mkImage(t, "amd64", v1.Config{}, shared, mkLayer(t, compression.GZip, tent{name: "b", body: "b"})))
+	rc, _ := shared.Compressed()
+	blob, _ := io.ReadAll(rc)
+	sd := digestOf(t, shared)
+	first := make(chan struct{})
+	tr.setHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasSuffix(r.URL.Path, "/blobs/"+sd) || r.Method != http.MethodGet {
+			return false
+		}
+		close(first)
+		w.Header().Set("Content-Length", fmt.Sprint(len(blob)))
+		chunk := len(blob)/20 + 1
+		for off := 0; off < len(blob); off += chunk {
+			w.Write(blob[off:min(off+chunk, len(blob))])
+			w.(http.Flusher).Flush()
+			time.Sleep(250 * time.Millisecond) // 20 chunks: ~5s in all, longer than the stall timeout
+		}
+		return true
+	})
+	s := newService(t, t.TempDir(), tr)
+	errc := make(chan error, 2)
+	go func() { _, err := s.Pull(context.Background(), "registry.test/a:1", Auth{}); errc <- err }()
+	<-first
+	go func() { _, err := s.Pull(context.Background(), "registry.test/b:1", Auth{}); errc <- err }()
+	for i := 0; i < 2; i++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := tr.blobGets(sd); n != 1 {
+		t.Fatalf("shared blob downloaded %d times", n)
 	}
 }

@@ -22,6 +22,7 @@ func (s *Service) PrepareRootfs(ctx context.Context, key, image string) (Mount, 
 	if err != nil {
 		return Mount{}, err
 	}
+	defer s.collectIfPending()
 	defer unlock()
 	img, err := s.Resolve(image)
 	if err != nil {

@@ -18,7 +18,6 @@
 package images
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +26,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/crishim/crishim/images/content"
 	"github.com/crishim/crishim/images/flight"
@@ -45,10 +46,14 @@ type Service struct {
 
 	mu      sync.RWMutex
 	records map[string]*record // by image ID
+	seen    time.Time          // mtime of records/ when last loaded
 
 	pulls  flight.Group[Image]
 	blobs  flight.Group[struct{}]
 	layers flight.Group[struct{}]
+
+	follow    followers   // pulls waiting on shared work, see progress.go
+	gcPending atomic.Bool // a collection was skipped because the store was busy
 
 	tmu        sync.Mutex
 	transports map[string]http.RoundTripper
@@ -113,6 +118,10 @@ func (s *Service) recover() error {
 // reload reads every record from disk, replacing the in-memory set.
 func (s *Service) reload() error {
 	dir := filepath.Join(s.root, "records")
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -130,9 +139,25 @@ func (s *Service) reload() error {
 		recs[r.ID] = &r
 	}
 	s.mu.Lock()
-	s.records = recs
+	s.records, s.seen = recs, st.ModTime()
 	s.mu.Unlock()
 	return nil
+}
+
+// refresh reloads the records if another process changed the records directory.
+func (s *Service) refresh() {
+	st, err := os.Stat(filepath.Join(s.root, "records"))
+	if err != nil {
+		return
+	}
+	s.mu.RLock()
+	same := st.ModTime().Equal(s.seen)
+	s.mu.RUnlock()
+	if !same {
+		if err := s.reload(); err != nil {
+			s.log.Warn("reload image records", "err", err)
+		}
+	}
 }
 
 func (s *Service) recordPath(id string) string {
@@ -228,5 +253,3 @@ func (s *Service) deleteRecord(id string) error {
 
 // Close releases nothing today; it exists so callers can defer it.
 func (s *Service) Close() error { return nil }
-
-var _ = context.Background

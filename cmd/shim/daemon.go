@@ -62,7 +62,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err != nil {
 		return err
 	}
-	imgSvc, err := images.New(cfg.Images, filepath.Join(cfg.RootDir, "images"), log.With("component", "images"))
+	imgSvc, err := images.New(cfg.Images, imagesRoot(cfg), log.With("component", "images"))
 	if err != nil {
 		return fmt.Errorf("images: %w", err)
 	}
@@ -82,6 +82,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		Network:       network,
 		Sandboxes:     sandboxes,
 		Containers:    ctrs,
+		Images:        imgSvc,
 		ImageResolver: imgs,
 		Version:       buildVersion(),
 		Info:          map[string]any{"config": cfg},

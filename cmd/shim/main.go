@@ -33,7 +33,8 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", defaultConfigPath, "path of the TOML configuration file")
-	root.AddCommand(newDaemonCommand(&configPath), newConfigCommand(), newVersionCommand(), newMonitorCommand())
+	root.AddCommand(newDaemonCommand(&configPath), newConfigCommand(), newVersionCommand(), newMonitorCommand(),
+		newImagesCommand(&configPath))
 	root.AddCommand(newPodHelperCommands()...)
 	return root
 }

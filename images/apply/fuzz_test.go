@@ -8,7 +8,11 @@ import (
 )
 
 // FuzzApply feeds arbitrary bytes to Apply as a layer: it must never panic and never write
-// outside the root. The seed corpus runs with a plain `go test`.
+// outside the root. The seed corpus runs with a plain `go test`. Fuzz with
+//
+//	go test -run XXX -fuzz FuzzApply -fuzzminimizetime 0s ./images/apply/
+//
+// (minimizing "interesting" inputs is very slow here and looks like a hang).
 func FuzzApply(f *testing.F) {
 	f.Add(mktar(f, ent{name: "a/b", body: "x"}, ent{name: "a/.wh.b", body: ""}))
 	f.Add(mktar(f, ent{name: "l", typ: tar.TypeSymlink, link: "../outside"}, ent{name: "l/x", body: "x"}))

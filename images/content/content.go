@@ -122,21 +122,6 @@ func (s *Store) Ingest(d string, size int64, r io.Reader) (err error) {
 	return store.SyncDir(filepath.Dir(s.Path(d)))
 }
 
-// IngestFile moves an already written file into the store after verifying it, used by import
-// (the file must be on the same filesystem). The file is removed in every case.
-func (s *Store) IngestFile(d string, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(path)
-	defer f.Close()
-	if s.Has(d) {
-		return nil
-	}
-	return s.Ingest(d, -1, f)
-}
-
 func diskErr(d string, err error) error {
 	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 		return fmt.Errorf("blob %s: %w: %v", d, errdefs.ErrResourceExhausted, err)
@@ -188,3 +173,34 @@ func (s *Store) CleanIngest() error {
 
 // IngestDir is the directory for temp files; import stages files there (same filesystem).
 func (s *Store) IngestDir() string { return filepath.Join(s.root, "ingest") }
+
+// Add stores r as a new blob whose digest is computed while writing, and returns the digest
+// and size. Used by import, where a file's digest is only known after reading it.
+func (s *Store) Add(r io.Reader) (d string, size int64, err error) {
+	f, err := os.CreateTemp(filepath.Join(s.root, "ingest"), "add-*")
+	if err != nil {
+		return "", 0, diskErr("(import)", err)
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	h := sha256.New()
+	size, err = io.CopyBuffer(io.MultiWriter(f, h), r, make([]byte, 256<<10))
+	if err != nil {
+		return "", 0, diskErr("(import)", err)
+	}
+	d = "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if err := f.Sync(); err != nil {
+		return "", 0, diskErr(d, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", 0, diskErr(d, err)
+	}
+	if err := os.Rename(f.Name(), s.Path(d)); err != nil {
+		return "", 0, diskErr(d, err)
+	}
+	return d, size, store.SyncDir(filepath.Dir(s.Path(d)))
+}

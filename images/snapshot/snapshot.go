@@ -76,9 +76,14 @@ func (s *Snapshotter) Lookup(chainID string) (string, bool) {
 	return filepath.Join(s.root, "snapshots", id), true
 }
 
-// Stage creates an empty directory to apply a layer into.
+// Stage creates an empty directory (mode 0755, what a layer without a "./" entry implies) to
+// apply a layer into.
 func (s *Snapshotter) Stage() (string, error) {
-	return os.MkdirTemp(filepath.Join(s.root, "staging"), "apply-")
+	dir, err := os.MkdirTemp(filepath.Join(s.root, "staging"), "apply-")
+	if err != nil {
+		return "", err
+	}
+	return dir, os.Chmod(dir, 0o755)
 }
 
 // Discard removes a staging directory.

@@ -1,0 +1,56 @@
+package images
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+func TestConfigTOML(t *testing.T) {
+	const doc = `
+max_concurrent_downloads = 3
+stall_timeout = "2m"
+[registries."registry.k8s.io"]
+mirrors = ["http://127.0.0.1:5000", "https://mirror.example:8443", "plain.example"]
+insecure_skip_verify = false
+username = "u"
+password = "p"
+`
+	cfg := DefaultConfig()
+	if err := toml.NewDecoder(strings.NewReader(doc)).DisallowUnknownFields().Decode(&cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StallTimeout.D() != 2*time.Minute || len(cfg.Registries["registry.k8s.io"].Mirrors) != 3 {
+		t.Fatalf("decoded %+v", cfg)
+	}
+	host, plain, _ := parseMirror("http://127.0.0.1:5000")
+	if host != "127.0.0.1:5000" || !plain {
+		t.Fatalf("mirror %q %v", host, plain)
+	}
+	if host, plain, _ := parseMirror("plain.example"); host != "plain.example" || plain {
+		t.Fatalf("bare mirror %q %v", host, plain)
+	}
+}
+
+func TestConfigInvalid(t *testing.T) {
+	for name, mut := range map[string]func(*Config){
+		"downloads":  func(c *Config) { c.MaxConcurrentDownloads = 0 },
+		"stall":      func(c *Config) { c.StallTimeout = 0 },
+		"ftp mirror": func(c *Config) { c.Registries["r"] = RegistryConfig{Mirrors: []string{"ftp://x"}} },
+		"path":       func(c *Config) { c.Registries["r"] = RegistryConfig{Mirrors: []string{"http://x/v2/prefix"}} },
+	} {
+		c := DefaultConfig()
+		mut(&c)
+		if err := c.Validate(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
