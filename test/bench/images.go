@@ -155,15 +155,26 @@ func sum(h hash.Hash) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
 }
 
+// Digest is the sha256 of the compressed layer.
 func (l *memLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+
+// DiffID is the sha256 of the uncompressed tar.
 func (l *memLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
-func (l *memLayer) Size() (int64, error)     { return int64(len(l.compressed)), nil }
+
+// Size is the compressed size.
+func (l *memLayer) Size() (int64, error) { return int64(len(l.compressed)), nil }
+
+// Compressed reads the gzip stream.
 func (l *memLayer) Compressed() (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(l.compressed)), nil
 }
+
+// Uncompressed reads the tar stream.
 func (l *memLayer) Uncompressed() (io.ReadCloser, error) {
 	return gzip.NewReader(bytes.NewReader(l.compressed))
 }
+
+// MediaType is the OCI gzip layer type.
 func (l *memLayer) MediaType() (types.MediaType, error) { return types.OCILayer, nil }
 
 // v1Layer is a short name for go-containerregistry's layer interface.

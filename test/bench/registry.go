@@ -168,6 +168,7 @@ func (m *memBlobs) drop(h v1.Hash) {
 	delete(m.m, h.String())
 }
 
+// Get serves a blob.
 func (m *memBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -178,6 +179,7 @@ func (m *memBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, e
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
 
+// Stat returns a blob's size.
 func (m *memBlobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -188,6 +190,7 @@ func (m *memBlobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
 	return int64(len(b)), nil
 }
 
+// Put stores an uploaded blob.
 func (m *memBlobs) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser) error {
 	defer rc.Close()
 	b, err := io.ReadAll(rc)

@@ -62,7 +62,10 @@ func cmdFreePort() error {
 // multiFlag collects a repeatable string flag.
 type multiFlag []string
 
-func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+// String prints the collected values.
+func (m *multiFlag) String() string { return fmt.Sprint(*m) }
+
+// Set appends one value.
 func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
 
 func newLogger(verbose bool) *slog.Logger {
