@@ -75,6 +75,8 @@ type Report struct {
 	Figures   []*Figure      `json:"figures"`
 	Outcomes  []*Outcome     `json:"outcomes"`
 	Notes     []string       `json:"notes,omitempty"`
+	// Targets are the goals checked on this run (see CheckTargets).
+	Targets []TargetResult `json:"targets,omitempty"`
 
 	mu sync.Mutex
 }
@@ -180,7 +182,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // no NaN); samples are never NaN.
 func jsonSafe(r *Report) *Report {
 	c := &Report{Started: r.Started, Finished: r.Finished, Host: r.Host, Baseline: r.Baseline,
-		Endpoints: r.Endpoints, Options: r.Options, Outcomes: r.Outcomes, Notes: r.Notes}
+		Endpoints: r.Endpoints, Options: r.Options, Outcomes: r.Outcomes, Notes: r.Notes, Targets: r.Targets}
 	for _, f := range r.Figures {
 		fc := *f
 		if f.Ratios != nil {
@@ -238,6 +240,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
+	WriteTargets(w, r.Targets)
 	return nil
 }
 

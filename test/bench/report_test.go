@@ -115,3 +115,31 @@ func TestFormatNumber(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckTargets(t *testing.T) {
+	r := sampleReport()
+	r.Add("density", "ListPodSandbox@100", "ms", LowerIsBetter, "crishim", 1, 2, 30)
+	r.Finalize()
+	got := r.CheckTargets([]Target{
+		{Figure: "pods/start.serial", Stat: "median", Ratio: true, Max: 0.5},
+		{Figure: "pull/cold.throughput", Stat: "median", Ratio: true, Min: 2.5},
+		{Figure: "density/ListPodSandbox@", Stat: "p99", Max: 10},
+		{Figure: "exec/execsync.true", Stat: "median", Ratio: true, Max: 1},
+	})
+	if len(got) != 4 {
+		t.Fatalf("%d results, want 4 (baseline not checked)", len(got))
+	}
+	want := []struct{ met, missing bool }{{true, false}, {false, false}, {false, false}, {false, true}}
+	for i, w := range want {
+		if got[i].Met != w.met || got[i].Missing != w.missing || got[i].Endpoint != "crishim" {
+			t.Errorf("target %d = %+v, want met=%v missing=%v", i, got[i], w.met, w.missing)
+		}
+	}
+	var buf bytes.Buffer
+	WriteTargets(&buf, got)
+	for _, s := range []string{"pods/start.serial median ≤ 0.50x: 0.50x (met)", "≥ 2.50x: 2.00x (MISSED)", "(not measured)"} {
+		if !strings.Contains(buf.String(), s) {
+			t.Errorf("targets output lacks %q:\n%s", s, buf.String())
+		}
+	}
+}

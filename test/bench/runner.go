@@ -57,6 +57,8 @@ type Runner struct {
 	// SleeperImage runs /bin/sleep infinity; PauseImage is served for runtimes that need an
 	// infra image (configure it as containerd's sandbox_image).
 	SleeperImage, PauseImage string
+	// Targets are checked on every non-baseline endpoint at the end of the run.
+	Targets []Target
 }
 
 // Scenario is one benchmark scenario. Run measures every endpoint, interleaving them, and

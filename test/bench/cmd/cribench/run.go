@@ -73,6 +73,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	scenarios := fs.String("scenarios", strings.Join(bench.ScenarioNames(), ","), "comma-separated scenarios to run")
 	jsonOut := fs.String("json", "cribench.json", "write the JSON report here")
 	verbose := fs.Bool("v", false, "log progress to stderr")
+	targets := fs.Bool("targets", true, "check crishim's targets (issue 7) on every non-baseline endpoint")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up pods per endpoint")
 	fs.IntVar(&o.Serial, "serial", o.Serial, "serial pod starts per endpoint")
 	fs.IntVar(&o.Batches, "batches", o.Batches, "concurrent batches per endpoint")
@@ -114,7 +115,10 @@ func cmdRun(ctx context.Context, args []string) error {
 	if o.LogDir == "" {
 		o.LogDir = filepath.Join(tmp, "logs")
 	}
-	r := &bench.Runner{Opts: o, Endpoints: eps, Log: newLogger(*verbose), RunID: bench.NewRunID()}
+	r := &bench.Runner{Opts: o, Endpoints: eps, Log: newLogger(*verbose), RunID: bench.NewRunID(), Targets: bench.IssueTargets}
+	if !*targets {
+		r.Targets = []bench.Target{}
+	}
 	return run(ctx, r, *baseline, *regListen, *regHost, *helperBin, tmp, *jsonOut)
 }
 
@@ -143,6 +147,7 @@ func run(ctx context.Context, r *bench.Runner, baseline, regListen, regHost, hel
 	runErr := r.Run(ctx)
 	r.Cleanup(context.WithoutCancel(ctx))
 	r.Report.Finalize()
+	r.Report.Targets = r.Report.CheckTargets(r.Targets)
 	if err := r.Report.WriteTable(os.Stdout); err != nil {
 		return err
 	}
