@@ -78,13 +78,29 @@ func validateNamespaces(n *NamespaceOptions) []error {
 			if n.Network == NamespaceModeNode || n.IPC == NamespaceModeNode || n.PID == NamespaceModeNode {
 				errs = append(errs, invalid("namespace_options.userns_options: a user namespace cannot be combined with host network, IPC or PID"))
 			}
-			for _, m := range append(append([]IDMapping{}, u.UIDs...), u.GIDs...) {
-				if m.Size == 0 {
-					errs = append(errs, invalid("namespace_options.userns_options: mapping of size 0"))
-				}
-			}
+			errs = append(errs, validateMappings("uids", u.UIDs)...)
+			errs = append(errs, validateMappings("gids", u.GIDs)...)
 		default:
 			errs = append(errs, invalid("namespace_options.userns_options.mode: mode %d not supported", u.Mode))
+		}
+	}
+	return errs
+}
+
+// validateMappings checks one side of a pod user namespace: like kubelet and the other
+// runtimes, crishim takes exactly one mapping range, and it must map container id 0 (a pod
+// whose root is unmapped cannot run its infra or set up its mounts).
+func validateMappings(field string, ms []IDMapping) []error {
+	var errs []error
+	if len(ms) > 1 {
+		errs = append(errs, invalid("namespace_options.userns_options.%s: %d mappings given, exactly one is supported", field, len(ms)))
+	}
+	for _, m := range ms {
+		if m.Size == 0 {
+			errs = append(errs, invalid("namespace_options.userns_options.%s: mapping of size 0", field))
+		}
+		if m.ContainerID != 0 {
+			errs = append(errs, invalid("namespace_options.userns_options.%s: container id 0 is not mapped (mapping starts at %d)", field, m.ContainerID))
 		}
 	}
 	return errs

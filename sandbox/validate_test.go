@@ -40,6 +40,14 @@ func TestValidateRejects(t *testing.T) {
 			c.Namespaces.UserNS = &UserNamespace{Mode: NamespaceModePod,
 				UIDs: []IDMapping{{0, 100000, 65536}}, GIDs: []IDMapping{{0, 100000, 65536}}}
 		}, "userns_options"},
+		"userns two mappings": {func(c *PodConfig) {
+			two := []IDMapping{{0, 1000, 100000}, {0, 2000, 100000}}
+			c.Namespaces.UserNS = &UserNamespace{Mode: NamespaceModePod, UIDs: two, GIDs: two}
+		}, "exactly one is supported"},
+		"userns root unmapped": {func(c *PodConfig) {
+			m := []IDMapping{{1, 1000, 100000}}
+			c.Namespaces.UserNS = &UserNamespace{Mode: NamespaceModePod, UIDs: m, GIDs: m}
+		}, "container id 0 is not mapped"},
 		"port": {func(c *PodConfig) { c.PortMappings = []PortMapping{{ContainerPort: 0}} }, "port_mappings"},
 	}
 	m := testManager()
