@@ -74,7 +74,11 @@ func (r *Runner) ContainerConfig(name string, pod *runtimeapi.PodSandboxConfig) 
 // StartPod runs a pod with one sleeper container up to "container running" and returns the
 // time from RunPodSandbox to the return of StartContainer.
 func (r *Runner) StartPod(ctx context.Context, e *Endpoint, name string) (Pod, time.Duration, error) {
-	cfg := r.PodConfig(e, name)
+	return r.StartPodConfig(ctx, e, r.PodConfig(e, name))
+}
+
+// StartPodConfig is StartPod with a prepared sandbox config.
+func (r *Runner) StartPodConfig(ctx context.Context, e *Endpoint, cfg *runtimeapi.PodSandboxConfig) (Pod, time.Duration, error) {
 	if err := os.MkdirAll(cfg.LogDirectory, 0o755); err != nil {
 		return Pod{}, 0, err
 	}

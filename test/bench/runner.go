@@ -72,6 +72,7 @@ type Scenario struct {
 // Scenarios lists every scenario in run order; add new ones here.
 var Scenarios = []Scenario{
 	{Name: "pods", Doc: "pod + container to running (serial, concurrent batches), then stop + remove", Run: runPods},
+	{Name: "hostnet", Doc: "serial pod + container start and stop + remove with host network (no CNI)", Run: runHostNet},
 	{Name: "sandbox", Doc: "pod sandbox alone: RunPodSandbox, StopPodSandbox, RemovePodSandbox (serial)", Run: runSandbox},
 	{Name: "pull", Doc: "cold pull of a multi-layer image, then an image sharing all but one layer", Run: runPull},
 	{Name: "density", Doc: "N pods running: daemon RSS, per-pod process memory, List* latency", Run: runDensity},

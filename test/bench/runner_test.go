@@ -75,7 +75,7 @@ func TestUnimplementedSkipsCleanly(t *testing.T) {
 	if len(r.Report.Outcomes) != len(Scenarios) {
 		t.Fatalf("%d outcomes for %d scenarios: %+v", len(r.Report.Outcomes), len(Scenarios), r.Report.Outcomes)
 	}
-	wantRPC := map[string]string{"pods": "RunPodSandbox", "sandbox": "RunPodSandbox", "pull": "PullImage", "density": "RunPodSandbox",
+	wantRPC := map[string]string{"pods": "RunPodSandbox", "sandbox": "RunPodSandbox", "hostnet": "RunPodSandbox", "pull": "PullImage", "density": "RunPodSandbox",
 		"exec": "RunPodSandbox", "stats": "RunPodSandbox", "events": "RunPodSandbox"}
 	for _, o := range r.Report.Outcomes {
 		if o.Status != StatusSkipped || !strings.HasPrefix(o.Note, wantRPC[o.Scenario]+":") {
