@@ -17,8 +17,9 @@ help: ## list the targets
 deps: ## install the Debian packages crishim needs (idempotent, quiet when present)
 	@bash hack/install-deps.sh
 
-build: ## build $(OUT)/shim with -tags seccomp
+build: ## build $(OUT)/shim and the per-pod monitor $(OUT)/crishim-monitor with -tags seccomp
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(OUT)/shim ./cmd/shim
+	$(GO) build -tags $(TAGS) -o $(OUT)/crishim-monitor ./cmd/crishim-monitor
 
 run: deps build ## install deps, build, run the daemon in the foreground (embedded defaults; CONFIG=file to override)
 	exec $(OUT)/shim daemon $(if $(CONFIG),--config $(CONFIG))

@@ -3,7 +3,7 @@
 # everything is already present. Debian packages and Go modules only.
 set -euo pipefail
 
-pkgs=(libseccomp-dev pkg-config iptables iproute2 containernetworking-plugins gcc make)
+pkgs=(libseccomp-dev pkg-config iptables iproute2 containernetworking-plugins gcc make busybox-static)
 if [[ "${CRISHIM_BENCH:-}" == 1 ]]; then
 	pkgs+=(containerd runc)
 fi

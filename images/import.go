@@ -84,7 +84,12 @@ func (s *Service) ensureImported(ctx context.Context, rec *record, i int, prog *
 		if _, ok := s.snaps.Lookup(rec.Chain[i]); ok {
 			return struct{}{}, nil
 		}
-		return struct{}{}, s.unpack(ctx, rec.Layers[i], rec.DiffIDs[i], rec.Chain[i], prog)
+		f, err := s.content.Open(rec.Layers[i])
+		if err != nil {
+			return struct{}{}, err
+		}
+		defer f.Close()
+		return struct{}{}, s.unpack(ctx, f, rec.Layers[i], rec.DiffIDs[i], rec.Chain[i], prog, nil)
 	})
 	return err
 }

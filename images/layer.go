@@ -28,7 +28,8 @@ type layerJob struct {
 }
 
 // ensureLayer makes the snapshot of the job's chain exist. Concurrent pulls needing the same
-// chain (or the same blob) share the work.
+// chain (or the same blob) share the work. A layer whose blob is not in the store yet is
+// applied while it downloads (streamLayer); one whose blob is there is applied from disk.
 func (s *Service) ensureLayer(ctx context.Context, j layerJob) error {
 	defer s.follow.follow(j.chainID, j.prog)()
 	defer s.follow.follow(j.desc.Digest.String(), j.prog)()
@@ -36,19 +37,64 @@ func (s *Service) ensureLayer(ctx context.Context, j layerJob) error {
 		if _, ok := s.snaps.Lookup(j.chainID); ok {
 			return struct{}{}, nil
 		}
-		select {
-		case j.sem <- struct{}{}:
-		case <-ctx.Done():
-			return struct{}{}, context.Cause(ctx)
+		dg := j.desc.Digest.String()
+		if !s.content.Has(dg) {
+			select {
+			case j.sem <- struct{}{}:
+			case <-ctx.Done():
+				return struct{}{}, context.Cause(ctx)
+			}
+			_, _, err := s.blobs.Do(ctx, dg, func(ctx context.Context) (struct{}, error) {
+				if s.content.Has(dg) {
+					return struct{}{}, nil
+				}
+				return struct{}{}, retry(ctx, func() error { return s.streamLayer(ctx, j) })
+			})
+			<-j.sem
+			if err != nil {
+				return struct{}{}, err
+			}
+			if _, ok := s.snaps.Lookup(j.chainID); ok {
+				return struct{}{}, nil
+			}
+			// The blob came from a download started for another chain: apply it from disk.
 		}
-		err := s.fetchBlob(ctx, j.p, j.repo, j.desc, j.prog)
-		<-j.sem
+		f, err := s.content.Open(dg)
 		if err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, s.unpack(ctx, j.desc.Digest.String(), j.diffID, j.chainID, j.prog)
+		defer f.Close()
+		return struct{}{}, s.unpack(ctx, f, dg, j.diffID, j.chainID, j.prog, nil)
 	})
 	return err
+}
+
+// streamLayer downloads the job's blob into the content store and applies it into its
+// snapshot in one pass. The blob is committed (digest verified) before the snapshot, and
+// neither is kept if anything fails.
+func (s *Service) streamLayer(ctx context.Context, j layerJob) error {
+	dg := j.desc.Digest.String()
+	l, err := remote.Layer(j.repo.Digest(dg), remote.Reuse(j.p), remote.WithContext(ctx))
+	if err != nil {
+		return err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w, err := s.content.Writer(dg, j.desc.Size)
+	if err != nil {
+		return err
+	}
+	defer w.Abort()
+	r := io.TeeReader(j.prog.reader(rc, &s.follow, dg), w)
+	return s.unpack(ctx, r, dg, j.diffID, j.chainID, j.prog, func() error {
+		if _, err := io.Copy(io.Discard, r); err != nil { // the rest of the compressed stream
+			return err
+		}
+		return w.Commit()
+	})
 }
 
 // fetchBlob downloads a blob into the content store unless it is there, retrying transient
@@ -79,15 +125,11 @@ func (s *Service) fetchBlob(ctx context.Context, p *remote.Puller, repo name.Rep
 	return err
 }
 
-// unpack applies a stored layer blob into a new snapshot for chainID, verifying that the
-// uncompressed stream matches diffID before the snapshot becomes visible.
-func (s *Service) unpack(ctx context.Context, blob, diffID, chainID string, prog *progress) (err error) {
-	f, err := s.content.Open(blob)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	dr, err := apply.Decompress(f)
+// unpack applies a layer blob read from r into a new snapshot for chainID, verifying that
+// the uncompressed stream matches diffID, and calling beforeCommit (if set) before the
+// snapshot becomes visible; any error discards the snapshot.
+func (s *Service) unpack(ctx context.Context, r io.Reader, blob, diffID, chainID string, prog *progress, beforeCommit func() error) (err error) {
+	dr, err := apply.Decompress(r)
 	if err != nil {
 		return fmt.Errorf("layer %s: %w: %v", blob, errdefs.ErrInvalidArgument, err)
 	}
@@ -108,6 +150,11 @@ func (s *Service) unpack(ctx context.Context, blob, diffID, chainID string, prog
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
 		return fmt.Errorf("layer %s: uncompressed digest %s, image config says %s: %w", blob, got, diffID, errdefs.ErrInvalidArgument)
+	}
+	if beforeCommit != nil {
+		if err := beforeCommit(); err != nil {
+			return err
+		}
 	}
 	if _, err := s.snaps.Commit(dir, chainID); err != nil {
 		return err

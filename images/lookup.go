@@ -113,18 +113,18 @@ func (s *Service) Remove(ref string) error {
 	return nil
 }
 
-// FsInfo reports the usage of the image filesystem: blobs and layer snapshots.
+// FsInfo reports the usage of the image filesystem: blobs and layer snapshots. Snapshot
+// figures are computed once per snapshot (they never change), so this stays cheap.
 func (s *Service) FsInfo() (FsUsage, error) {
-	u := FsUsage{Mountpoint: s.root}
-	for _, d := range []string{"blobs", "snapshots"} {
-		b, i, err := snapshot.DiskUsage(filepath.Join(s.root, d))
-		if err != nil {
-			return FsUsage{}, err
-		}
-		u.UsedBytes += b
-		u.InodesUsed += i
+	bb, bi, err := snapshot.DiskUsage(filepath.Join(s.root, "blobs"))
+	if err != nil {
+		return FsUsage{}, err
 	}
-	return u, nil
+	sb, si, err := s.snaps.Usage()
+	if err != nil {
+		return FsUsage{}, err
+	}
+	return FsUsage{Mountpoint: s.root, UsedBytes: bb + sb, InodesUsed: bi + si}, nil
 }
 
 // ContainerFsInfo reports the usage of the containers' writable layers. They live on the

@@ -75,7 +75,7 @@ func TestPullResolveRemove(t *testing.T) {
 	if l := s2.List(); len(l) != 0 {
 		t.Fatalf("after remove: %+v", l)
 	}
-	for _, d := range []string{"blobs/sha256", "snapshots", "chains", "records"} {
+	for _, d := range []string{"blobs/sha256", "snapshots", "usage", "chains", "records"} {
 		if ents, _ := os.ReadDir(filepath.Join(root, d)); len(ents) != 0 {
 			t.Errorf("%s not collected: %v", d, ents)
 		}
@@ -315,5 +315,34 @@ func TestPullSharedSlowBlob(t *testing.T) {
 	}
 	if n := tr.blobGets(sd); n != 1 {
 		t.Fatalf("shared blob downloaded %d times", n)
+	}
+}
+
+// TestPullSharedLayers: a second image sharing its first 4 layers with a pulled one fetches
+// and applies only its fifth.
+func TestPullSharedLayers(t *testing.T) {
+	tr := newRegistry(t)
+	var base []v1.Layer
+	for i := 0; i < 4; i++ {
+		base = append(base, mkLayer(t, compression.GZip, tent{name: fmt.Sprintf("l%d", i), body: "x"}))
+	}
+	a5 := mkLayer(t, compression.GZip, tent{name: "a", body: "a"})
+	b5 := mkLayer(t, compression.GZip, tent{name: "b", body: "b"})
+	tr.push(t, "a:1", mkImage(t, "amd64", v1.Config{}, append(append([]v1.Layer{}, base...), a5)...))
+	tr.push(t, "b:1", mkImage(t, "amd64", v1.Config{}, append(append([]v1.Layer{}, base...), b5)...))
+	root := t.TempDir()
+	s := newService(t, root, tr)
+	for _, ref := range []string{"registry.test/a:1", "registry.test/b:1"} {
+		if _, err := s.Pull(context.Background(), ref, Auth{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, l := range append(base, a5, b5) {
+		if n := tr.blobGets(digestOf(t, l)); n != 1 {
+			t.Errorf("layer %s fetched %d times", digestOf(t, l), n)
+		}
+	}
+	if chains, _ := os.ReadDir(filepath.Join(root, "chains")); len(chains) != 6 {
+		t.Errorf("%d snapshots, want 6 (4 shared + 2)", len(chains))
 	}
 }

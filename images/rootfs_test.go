@@ -115,7 +115,7 @@ func TestRootfsOverlay(t *testing.T) {
 	if err := s.RemoveRootfs(ctx, "ctr1"); err != nil {
 		t.Fatal("second RemoveRootfs:", err)
 	}
-	for _, d := range []string{"rootfs", "snapshots", "chains", "blobs/sha256", "staging", "ingest", "records"} {
+	for _, d := range []string{"rootfs", "snapshots", "usage", "chains", "blobs/sha256", "staging", "ingest", "records"} {
 		if ents, _ := os.ReadDir(filepath.Join(root, d)); len(ents) != 0 {
 			t.Errorf("%s left behind: %v", d, ents)
 		}

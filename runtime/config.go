@@ -22,6 +22,10 @@ type Config struct {
 	LogLineMaxBytes int `toml:"log_line_max_bytes"`
 	// ExecOutputLimit caps the stdout and stderr kept by ExecSync (each), like kubelet's 16 MiB.
 	ExecOutputLimit int `toml:"exec_output_limit"`
+	// MonitorPath is the binary started as the per-pod monitor ("<path> monitor …"); "" =
+	// crishim-monitor next to the daemon's executable if present, else the daemon itself. The
+	// small dedicated binary (cmd/crishim-monitor) uses much less memory per pod.
+	MonitorPath string `toml:"monitor_path"`
 	// MonitorGOGC is the GOGC value of the per-pod monitor (lower = smaller RSS, more GC).
 	MonitorGOGC int `toml:"monitor_gogc"`
 	// MonitorMemoryLimit is the soft memory limit (GOMEMLIMIT syntax, e.g. "8MiB") of the
@@ -58,6 +62,9 @@ func (c Config) Validate() error {
 	}
 	if c.MonitorGOGC < -1 || c.MonitorGOGC == 0 {
 		return fmt.Errorf("runtime.monitor_gogc %d: must be positive or -1 (off)", c.MonitorGOGC)
+	}
+	if c.MonitorPath != "" && !path.IsAbs(c.MonitorPath) {
+		return fmt.Errorf("runtime.monitor_path %q: must be absolute", c.MonitorPath)
 	}
 	if m := c.MonitorMemoryLimit; m != "" && strings.ContainsAny(m, " \t") {
 		return fmt.Errorf("runtime.monitor_memory_limit %q: must be a GOMEMLIMIT value like 8MiB", m)

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
@@ -87,7 +89,7 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 			undo.run()
 		}
 	}()
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+	if err := os.MkdirAll(c.dir, 0o711); err != nil {
 		return Status{}, err
 	}
 	if err := c.save(); err != nil {
@@ -101,9 +103,15 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 	if err != nil {
 		return Status{}, err
 	}
+	if in.Spec.Mounts, err = m.mountImageVolumes(ctx, c, &undo); err != nil {
+		return Status{}, err
+	}
 	spec, err := buildSpec(in)
 	if err != nil {
 		return Status{}, err
+	}
+	if err := prepareMountpoints(rootfs, spec.Mounts); err != nil {
+		return Status{}, fmt.Errorf("container %q: %w", cs.ID, err)
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
@@ -203,10 +211,61 @@ func unmountRootfs(target string) error {
 	return err
 }
 
-// removeCtrDir removes a container directory, unless its rootfs cannot be unmounted.
+// removeCtrDir removes a container directory, unless its rootfs or an image volume cannot
+// be unmounted (RemoveAll must never reach into a live mount).
 func removeCtrDir(dir string) error {
-	if err := unmountRootfs(filepath.Join(dir, "rootfs")); err != nil {
-		return fmt.Errorf("rootfs of %s still mounted, directory kept: %w", dir, err)
+	if err := unmountAll(dir); err != nil {
+		return err
 	}
 	return os.RemoveAll(dir)
+}
+
+// unmountAll unmounts and removes the rootfs and image volume mount points of a container,
+// then checks the mount table: nothing may stay mounted below dir.
+func unmountAll(dir string) error {
+	vols, _ := filepath.Glob(filepath.Join(dir, "vol-*"))
+	for _, mp := range append(vols, filepath.Join(dir, "rootfs")) {
+		if err := unmountRootfs(mp); err != nil {
+			return fmt.Errorf("%s still mounted, directory kept: %w", mp, err)
+		}
+	}
+	left, err := mountinfo.GetMounts(mountinfo.PrefixFilter(dir))
+	if err != nil {
+		return fmt.Errorf("read mount table: %w", err)
+	}
+	for _, mi := range left {
+		if err := unix.Unmount(mi.Mountpoint, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("%s still mounted, directory kept: %w", mi.Mountpoint, err)
+		}
+	}
+	return nil
+}
+
+func volumeKey(id string, i int) string { return fmt.Sprintf("%s-vol-%d", id, i) }
+
+// mountImageVolumes mounts the image of every image volume at <dir>/vol-<i> and returns the
+// mounts with those directories as (read-only) sources.
+func (m *Manager) mountImageVolumes(ctx context.Context, c *container, undo *cleanups) ([]ContainerMount, error) {
+	out := slices.Clone(c.rec.Spec.Mounts)
+	for i := range out {
+		if out[i].ImageID == "" {
+			continue
+		}
+		key := volumeKey(c.id, i)
+		mnt, err := m.rootfs.PrepareRootfs(ctx, key, out[i].ImageID)
+		if err != nil {
+			return nil, fmt.Errorf("prepare image volume %q of container %q: %w", out[i].Destination, c.id, err)
+		}
+		undo.push(func() { _ = m.rootfs.RemoveRootfs(context.Background(), key) })
+		target := filepath.Join(c.dir, fmt.Sprintf("vol-%d", i))
+		if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		if err := mountFS(mnt, target); err != nil {
+			return nil, fmt.Errorf("mount image volume %q of container %q: %w", out[i].Destination, c.id, err)
+		}
+		undo.push(func() { _ = unmountRootfs(target) })
+		out[i].Source, out[i].Readonly = target, true
+	}
+	return out, nil
 }

@@ -32,13 +32,3 @@ func (m *Manager) ReopenLog(ctx context.Context, id string) error {
 	}
 	return nil
 }
-
-// UpdateResources changes the cgroup limits of a container.
-func (m *Manager) UpdateResources(ctx context.Context, id string, r Resources) error {
-	return fmt.Errorf("update resources of container %q: %w", id, errdefs.ErrNotImplemented)
-}
-
-// Stats returns the resource usage of a container.
-func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
-	return Stats{}, fmt.Errorf("stats of container %q: %w", id, errdefs.ErrNotImplemented)
-}

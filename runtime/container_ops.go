@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 
@@ -25,12 +26,15 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if st != StateCreated {
 		return fmt.Errorf("container %q is %s, not CREATED: %w", id, st, errdefs.ErrFailedPrecondition)
 	}
-	if _, err := m.call(ctx, c.rec.Spec.PodID, monRequest{Op: opStart, ID: id}); err != nil {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), monitorOpTimeout)
+	defer cancel()
+	resp, err := m.call(sctx, c.rec.Spec.PodID, monRequest{Op: opStart, ID: id})
+	if err != nil {
 		return fmt.Errorf("start container %q: %w", id, err)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.rec.StartedAt = time.Now()
+	c.rec.StartedAt = resp.StartedAt
 	if err := c.save(); err != nil {
 		return fmt.Errorf("record start of container %q: %w", id, err)
 	}
@@ -81,6 +85,8 @@ func (m *Manager) signalWait(ctx context.Context, c *container, pod string, sig 
 	resp, err := m.call(ctx, pod, monRequest{Op: opKill, ID: c.id, Signal: int(sig)})
 	if err != nil {
 		if isNotFound(err) || isUnavailable(err) {
+			// The monitor died (or was replaced): kill the orphan directly.
+			destroyOrphan(m.lcRoot, c.id)
 			return m.monitorLost(c)
 		}
 		return fmt.Errorf("signal container %q: %w", c.id, err)
@@ -94,7 +100,7 @@ func (m *Manager) signalWait(ctx context.Context, c *container, pod string, sig 
 	if resp.Exit != nil {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.rec.Exit = resp.Exit
+		c.setExit(resp.Exit)
 		return c.save()
 	}
 	return nil
@@ -151,16 +157,24 @@ func (m *Manager) remove(ctx context.Context, c *container) error {
 			destroyOrphan(m.lcRoot, c.id)
 		}
 	}
-	if err := unmountRootfs(c.dir + "/rootfs"); err != nil {
-		return fmt.Errorf("unmount rootfs of container %q: %w", c.id, err)
+	if err := unmountAll(c.dir); err != nil {
+		return fmt.Errorf("container %q: %w", c.id, err)
 	}
 	if pod != "" {
-		if err := m.rootfs.RemoveRootfs(ctx, c.id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			return fmt.Errorf("remove rootfs of container %q: %w", c.id, err)
+		keys := []string{c.id}
+		for i, mt := range c.rec.Spec.Mounts {
+			if mt.ImageID != "" {
+				keys = append(keys, volumeKey(c.id, i))
+			}
+		}
+		for _, k := range keys {
+			if err := m.rootfs.RemoveRootfs(ctx, k); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				return fmt.Errorf("remove rootfs %q of container %q: %w", k, c.id, err)
+			}
 		}
 	}
-	if err := removeCtrDir(c.dir); err != nil {
-		return err
+	if err := os.RemoveAll(c.dir); err != nil {
+		return fmt.Errorf("remove container %q: %w", c.id, err)
 	}
 	m.forget(c)
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"time"
 
 	"github.com/crishim/crishim/internal/errdefs"
 )
@@ -64,7 +65,10 @@ func (m *Manager) monitorCreate(ctx context.Context, c *container, undo *cleanup
 	if err := m.ensureMonitor(ctx, pm); err != nil {
 		return 0, err
 	}
-	resp, err := callMonitor(ctx, pm.sock, monRequest{
+	// Not cancelled half-way: a create the monitor finishes after we gave up would leak.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), monitorOpTimeout)
+	defer cancel()
+	resp, err := callMonitor(cctx, pm.sock, monRequest{
 		Op: opCreate, ID: c.id, Bundle: c.dir, LogPath: cs.LogPath,
 		LineMax: m.cfg.LogLineMaxBytes, Stdin: cs.Stdin,
 	})
@@ -84,3 +88,6 @@ func (m *Manager) monitorDelete(ctx context.Context, podID, id string) {
 		m.log.Warn("delete container in monitor", "id", id, "err", err)
 	}
 }
+
+// monitorOpTimeout bounds monitor operations that must not be abandoned half-way.
+const monitorOpTimeout = 2 * time.Minute

@@ -29,6 +29,7 @@ type cappedBuffer struct {
 	limit int
 }
 
+// Write keeps what fits under the limit and reports everything as written.
 func (c *cappedBuffer) Write(p []byte) (int, error) {
 	if room := c.limit - len(c.b); room > 0 {
 		c.b = append(c.b, p[:min(room, len(p))]...)

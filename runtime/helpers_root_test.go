@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
@@ -142,6 +143,7 @@ type testPod struct {
 	id, dir, cgroup   string
 	net, ipc, uts     string
 	hosts, resolv, hn string
+	userns            string // pinned user namespace ("" = the host's)
 }
 
 // newTestPod pins new net, ipc and uts namespaces (from a throwaway locked thread).
@@ -243,10 +245,35 @@ func (p *testPod) spec(name string, args ...string) ContainerSpec {
 func newTestManager(t *testing.T, rootfs Rootfs, root, state string) *Manager {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	m, err := New(DefaultConfig(), root, state, rootfs, log)
+	// t.TempDir's parent is 0700; user-namespaced containers must be able to pass through.
+	_ = os.Chmod(filepath.Dir(root), 0o711)
+	cfg := DefaultConfig()
+	self, _ := os.Executable()
+	cfg.MonitorPath = self // this test binary serves "monitor" (see main_test.go)
+	m, err := New(cfg, root, state, rootfs, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(func() {
+		// Even after a failure: no container, mount or monitor may outlive the test.
+		pods := map[string]bool{}
+		for _, s := range m.List() {
+			pods[s.PodID] = true
+		}
+		m.mu.Lock()
+		for p := range m.monitors {
+			pods[p] = true
+		}
+		m.mu.Unlock()
+		for p := range pods {
+			if err := m.RemovePodContainers(context.Background(), p); err != nil {
+				t.Errorf("cleanup of pod %s: %v", p, err)
+			}
+		}
+		if left, _ := mountinfo.GetMounts(mountinfo.PrefixFilter(root)); len(left) > 0 {
+			t.Errorf("mounts left under %s: %v", root, left[0].Mountpoint)
+		}
+	})
 	return m
 }
 

@@ -46,6 +46,7 @@ func TestContainerLifecycle(t *testing.T) {
 	root, state := t.TempDir(), t.TempDir()
 	m := newTestManager(t, rootfs, root, state)
 	pod := newTestPod(t)
+	t.Cleanup(func() { _ = m.RemovePodContainers(context.Background(), pod.id) })
 
 	spec := pod.spec("lines", "sh", "-c", `i=1; while [ $i -le 100 ]; do echo line $i; i=$((i+1)); done; echo oops >&2; printf tail; exit 3`)
 	st, err := m.Create(ctx, spec)
@@ -124,6 +125,12 @@ func TestContainerLifecycle(t *testing.T) {
 	if err := m.RemovePodContainers(ctx, pod.id); err != nil {
 		t.Fatalf("second RemovePodContainers: %v", err)
 	}
+	// Nothing of the pod is left in the state dir: no monitor dir, socket or container state.
+	for _, d := range []string{"monitors", "s", "lc"} {
+		if e, _ := os.ReadDir(filepath.Join(state, d)); len(e) != 0 {
+			t.Errorf("%s/%s not empty: %v", state, d, e)
+		}
+	}
 }
 
 // monitorPid finds the pod monitor's pid through the socket's peer credentials.
@@ -161,4 +168,36 @@ func waitGone(t *testing.T, pid int) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("process %d still alive", pid)
+}
+
+// TestReopenLog rotates the log of a writing container: every line ends up in exactly one
+// of the two files, in order.
+func TestReopenLog(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
+	pod := newTestPod(t)
+	a := startSleeper(t, m, pod, func(s *ContainerSpec) {
+		s.Command = []string{"sh", "-c", "i=1; while [ $i -le 200 ]; do echo n $i; i=$((i+1)); sleep 0.002; done"}
+	})
+	time.Sleep(100 * time.Millisecond)
+	if err := os.Rename(a.LogPath, a.LogPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ReopenLog(ctx, a.ID); err != nil {
+		t.Fatalf("ReopenLog: %v", err)
+	}
+	waitExit(t, m, a.ID, 10*time.Second)
+	lines := append(readLog(t, a.LogPath+".1"), readLog(t, a.LogPath)...)
+	if len(lines) != 200 {
+		t.Fatalf("%d lines in both files, want 200", len(lines))
+	}
+	for i, l := range lines {
+		if l[2] != fmt.Sprintf("n %d", i+1) {
+			t.Fatalf("line %d: %v", i+1, l)
+		}
+	}
+	if err := m.ReopenLog(ctx, a.ID); !isKind(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("ReopenLog of an exited container: %v", err)
+	}
 }

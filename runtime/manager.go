@@ -45,9 +45,9 @@ func New(cfg Config, rootDir, stateDir string, rootfs Rootfs, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("read daemon capabilities: %w", err)
 	}
-	exe, err := os.Executable()
+	exe, err := monitorExecutable(cfg.MonitorPath)
 	if err != nil {
-		return nil, fmt.Errorf("find own executable: %w", err)
+		return nil, err
 	}
 	m := &Manager{
 		cfg: cfg, rootDir: rootDir, stateDir: stateDir, rootfs: rootfs, log: log, host: host,
@@ -61,6 +61,16 @@ func New(cfg Config, rootDir, stateDir string, rootfs Rootfs, log *slog.Logger) 
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
+	}
+	// The root of a user-namespaced container (an unprivileged host uid) must be able to
+	// reach its rootfs: the directories above it are searchable (not readable) by all.
+	for _, d := range []string{rootDir, m.ctrsDir()} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			return nil, err
+		}
+	}
+	if d := unsearchableParent(rootDir); d != "" {
+		log.Warn("user-namespaced containers cannot reach their rootfs: a parent of the runtime root dir is not searchable by others (chmod o+x)", "dir", d)
 	}
 	if err := m.reload(context.Background()); err != nil {
 		return nil, err
@@ -140,3 +150,36 @@ func (m *Manager) Close() error {
 func isUnavailable(err error) bool { return errors.Is(err, errdefs.ErrUnavailable) }
 
 func isNotFound(err error) bool { return errors.Is(err, errdefs.ErrNotFound) }
+
+// MonitorBinary is the name of the dedicated monitor binary looked for next to the daemon.
+const MonitorBinary = "crishim-monitor"
+
+// monitorExecutable picks the monitor binary: the configured one, else crishim-monitor next
+// to the daemon's executable when it is there (smaller per pod), else the daemon itself.
+func monitorExecutable(configured string) (string, error) {
+	if configured != "" {
+		return configured, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find own executable: %w", err)
+	}
+	side := filepath.Join(filepath.Dir(self), MonitorBinary)
+	if st, err := os.Stat(side); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+		return side, nil
+	}
+	return self, nil
+}
+
+// unsearchableParent returns the first ancestor of dir that others cannot traverse ("" if
+// none): the root of a user-namespaced container is an unprivileged host uid.
+func unsearchableParent(dir string) string {
+	for d := filepath.Dir(filepath.Clean(dir)); ; d = filepath.Dir(d) {
+		if st, err := os.Stat(d); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return d
+		}
+		if d == "/" || d == "." {
+			return ""
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -25,6 +26,7 @@ type monitor struct {
 	ctrs   map[string]*monCtr
 	quit   chan struct{}
 	closed bool
+	trim   *time.Timer
 }
 
 // MonitorMain runs a pod monitor until it is told to shut down; it returns the exit code.
@@ -99,6 +101,9 @@ func (m *monitor) handle(conn *net.UnixConn) {
 	}()
 	resp := m.dispatch(req, gone)
 	_ = json.NewEncoder(conn).Encode(resp)
+	if req.Op == opCreate || req.Op == opDelete {
+		m.trimSoon()
+	}
 	if req.Op == opShutdown {
 		m.shutdown()
 	}
@@ -138,6 +143,18 @@ func (m *monitor) dispatch(req monRequest, gone <-chan struct{}) monResponse {
 		return c.reopen()
 	}
 	return errResponse(fmt.Errorf("unknown op %q: %w", req.Op, errInvalidMon))
+}
+
+// trimSoon returns freed heap to the OS shortly after a burst of creates or deletes, so an
+// idle monitor stays small (the background scavenger alone takes minutes).
+func (m *monitor) trimSoon() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.trim == nil {
+		m.trim = time.AfterFunc(time.Second, debug.FreeOSMemory)
+		return
+	}
+	m.trim.Reset(time.Second)
 }
 
 func (m *monitor) get(id string) *monCtr {

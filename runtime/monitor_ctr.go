@@ -42,6 +42,8 @@ type monCtr struct {
 	pumps      sync.WaitGroup
 	privatePID bool
 	done       chan struct{} // closed once exit is recorded
+	startMu    sync.Mutex
+	startedAt  time.Time
 	exit       exitRecord
 	delOnce    sync.Once
 }
@@ -136,6 +138,8 @@ func (mc *monCtr) setupIO(p *libcontainer.Process, tty, stdin bool) (func(bool) 
 			if err != nil {
 				return fmt.Errorf("receive pty master: %w", err)
 			}
+			// Non-blocking, so reads go through the netpoller instead of holding a thread.
+			master = pollable(master)
 			mc.outputs = append(mc.outputs, stdioOut{master, streamStdout})
 			if stdin {
 				mc.stdin = master
@@ -181,4 +185,20 @@ func (mc *monCtr) closeIO() {
 	if mc.log != nil {
 		mc.log.close()
 	}
+}
+
+// pollable returns f as a non-blocking *os.File registered with the netpoller (f itself is
+// closed), or f unchanged when that fails.
+func pollable(f *os.File) *os.File {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return f
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return f
+	}
+	name := f.Name()
+	f.Close()
+	return os.NewFile(uintptr(fd), name)
 }

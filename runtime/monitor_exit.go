@@ -24,6 +24,9 @@ import (
 // waitExit reaps the init, drains the output, records the exit (exit.json) and frees the
 // container's cgroup.
 func (mc *monCtr) waitExit(m *monitor) {
+	if pid, err := mc.p.Pid(); err == nil {
+		waitExitable(pid)
+	}
 	ps, _ := mc.p.Wait()
 	finished := time.Now()
 	code := int32(255)
@@ -51,7 +54,7 @@ func (mc *monCtr) waitExit(m *monitor) {
 		}
 		<-drained
 	}
-	rec := exitRecord{Code: code, FinishedAt: finished, Reason: ReasonCompleted}
+	rec := exitRecord{Code: code, FinishedAt: finished, Reason: ReasonCompleted, StartedAt: mc.started()}
 	if code != 0 {
 		rec.Reason = ReasonError
 	}
@@ -109,14 +112,26 @@ func (mc *monCtr) exited() bool {
 	}
 }
 
+func (mc *monCtr) started() time.Time {
+	mc.startMu.Lock()
+	defer mc.startMu.Unlock()
+	return mc.startedAt
+}
+
 func (mc *monCtr) start() monResponse {
+	mc.startMu.Lock()
+	mc.startedAt = time.Now()
+	mc.startMu.Unlock()
 	if err := mc.c.Exec(); err != nil {
+		mc.startMu.Lock()
+		mc.startedAt = time.Time{}
+		mc.startMu.Unlock()
 		if mc.exited() {
 			return errResponse(fmt.Errorf("container %q exited before start: %w", mc.id, errdefs.ErrFailedPrecondition))
 		}
 		return errResponse(fmt.Errorf("start container %q: %w", mc.id, err))
 	}
-	return monResponse{}
+	return monResponse{StartedAt: mc.started()}
 }
 
 func (mc *monCtr) kill(sig int) monResponse {
@@ -150,14 +165,14 @@ func (mc *monCtr) wait(timeout time.Duration, gone <-chan struct{}) monResponse 
 
 func (mc *monCtr) state() monResponse {
 	if mc.exited() {
-		return monResponse{Status: "stopped", Exit: &mc.exit}
+		return monResponse{Status: "stopped", Exit: &mc.exit, StartedAt: mc.started()}
 	}
 	pid, _ := mc.p.Pid()
 	st, err := mc.c.Status()
 	if err != nil {
-		return monResponse{Pid: pid, Status: "unknown"}
+		return monResponse{Pid: pid, Status: "unknown", StartedAt: mc.started()}
 	}
-	return monResponse{Pid: pid, Status: st.String()}
+	return monResponse{Pid: pid, Status: st.String(), StartedAt: mc.started()}
 }
 
 // delete kills the container if needed, waits for its exit and removes its libcontainer
@@ -244,4 +259,25 @@ func newLCProcess(p *specs.Process) (*libcontainer.Process, error) {
 		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: t, Hard: r.Hard, Soft: r.Soft})
 	}
 	return lp, nil
+}
+
+// waitExitable blocks until the child pid has exited (not reaping it) through a pidfd in the
+// Go netpoller, so a waiting container costs a goroutine instead of an OS thread blocked
+// in wait4. Any failure returns at once (the caller's Wait then blocks as usual).
+func waitExitable(pid int) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Read(func(fd uintptr) bool {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		return err != nil || info.Signo != 0 // zeroed while not yet waitable
+	})
 }

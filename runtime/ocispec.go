@@ -91,7 +91,8 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 		return nil, err
 	}
 	s.Linux.Namespaces = ns
-	if len(cs.Pod.UIDMappings) > 0 || len(cs.Pod.GIDMappings) > 0 {
+	if cs.Pod.UserNSPath == "" && (len(cs.Pod.UIDMappings) > 0 || len(cs.Pod.GIDMappings) > 0) {
+		// Joining a user namespace by path takes its mappings from it (runc rejects both).
 		s.Linux.UIDMappings = specIDMappings(cs.Pod.UIDMappings)
 		s.Linux.GIDMappings = specIDMappings(cs.Pod.GIDMappings)
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -45,6 +46,19 @@ func buildMounts(cs ContainerSpec, h hostInfo) []specs.Mount {
 	} {
 		if f.src != "" {
 			mounts = append(mounts, bindMount(f.dst, f.src, "rbind", "rprivate", fileMode))
+		}
+	}
+	if cs.Pod.UserNSPath == "" && len(cs.Pod.UIDMappings) > 0 && !cs.Pod.HostIPC && cs.Pod.IPCNSPath != "" {
+		// A new user namespace cannot mount mqueue for an ipc namespace it does not own
+		// (one the sandbox made outside it): leave /dev/mqueue out rather than fail.
+		mounts = slices.DeleteFunc(mounts, func(m specs.Mount) bool { return m.Destination == "/dev/mqueue" })
+	}
+	if cs.Pod.UserNSPath == "" && len(cs.Pod.UIDMappings) > 0 && !cs.Pod.HostNetwork && cs.Pod.NetNSPath != "" {
+		// Likewise sysfs needs the network namespace: bind the host's /sys read-only.
+		for i := range mounts {
+			if mounts[i].Destination == "/sys" {
+				mounts[i] = bindMount("/sys", "/sys", "rbind", "nosuid", "noexec", "nodev", "ro", "rslave")
+			}
 		}
 	}
 	user := containerMounts(cs.Mounts)

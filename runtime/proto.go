@@ -43,11 +43,14 @@ type monResponse struct {
 	Pid    int         `json:"pid,omitempty"`
 	Status string      `json:"status,omitempty"` // libcontainer status: created, running, stopped
 	Exit   *exitRecord `json:"exit,omitempty"`
+	// StartedAt is when the monitor started the container (start, state).
+	StartedAt time.Time `json:"started_at,omitzero"`
 }
 
 // exitRecord is what the monitor records when a container's init exits (exit.json).
 type exitRecord struct {
 	Code       int32     `json:"code"`
+	StartedAt  time.Time `json:"started_at,omitzero"`
 	FinishedAt time.Time `json:"finished_at"`
 	Reason     string    `json:"reason"`
 	Message    string    `json:"message,omitempty"`

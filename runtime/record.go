@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,10 +56,16 @@ func (c *container) refreshExit() {
 	if err := store.ReadJSON(filepath.Join(c.dir, "exit.json"), &ex); err != nil {
 		return
 	}
-	c.rec.Exit = &ex
-	if err := c.save(); err != nil {
-		// The exit file stays authoritative; the record is only a cache of it.
-		_ = err
+	c.setExit(&ex)
+	// The exit file stays authoritative; the record is only a cache of it.
+	_ = c.save()
+}
+
+// setExit stores an exit (caller holds c.mu and saves).
+func (c *container) setExit(ex *exitRecord) {
+	c.rec.Exit = ex
+	if c.rec.StartedAt.IsZero() {
+		c.rec.StartedAt = ex.StartedAt
 	}
 }
 
@@ -91,26 +96,23 @@ func (c *container) status() Status {
 	st.User.SupplementalGroups = slices.Clone(st.User.SupplementalGroups)
 	if e := c.rec.Exit; e != nil {
 		st.FinishedAt, st.ExitCode, st.Reason, st.Message = e.FinishedAt, e.Code, e.Reason, e.Message
-		if st.StartedAt.IsZero() {
-			// Killed before start: CRI wants started <= finished.
-			st.StartedAt = time.Time{}
-		}
 	} else if st.State == StateRunning {
 		st.Pid = c.rec.Pid
 	}
 	return st
 }
 
-// loadRecords reads every container record under dir.
-func loadRecords(dir string) (map[string]*container, error) {
+// loadRecords reads every container record under dir. An unreadable record does not stop
+// the daemon: it is reported in bad and its directory left alone for inspection.
+func loadRecords(dir string) (out map[string]*container, bad map[string]error, err error) {
 	entries, err := os.ReadDir(dir)
+	out, bad = map[string]*container{}, map[string]error{}
 	if errors.Is(err, os.ErrNotExist) {
-		return map[string]*container{}, nil
+		return out, bad, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := map[string]*container{}
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -122,10 +124,11 @@ func loadRecords(dir string) (map[string]*container, error) {
 				// Crashed before the first record: nothing was done yet.
 				c.rec.Phase = phaseCreating
 			} else {
-				return nil, fmt.Errorf("container %q: %w", e.Name(), err)
+				bad[e.Name()] = err
+				continue
 			}
 		}
 		out[c.id] = c
 	}
-	return out, nil
+	return out, bad, nil
 }

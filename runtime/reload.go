@@ -12,9 +12,12 @@ import (
 // containers are removed; the others get the state their monitor reports (exits that
 // happened while the daemon was down come from exit.json).
 func (m *Manager) reload(ctx context.Context) error {
-	recs, err := loadRecords(m.ctrsDir())
+	recs, bad, err := loadRecords(m.ctrsDir())
 	if err != nil {
 		return err
+	}
+	for id, err := range bad {
+		m.log.Error("unreadable container record left in place", "id", id, "err", err)
 	}
 	for id, c := range recs {
 		m.ctrs[id] = c
@@ -50,7 +53,10 @@ func (m *Manager) reconnect(ctx context.Context, c *container) {
 	resp, err := m.call(ctx, c.rec.Spec.PodID, monRequest{Op: opState, ID: c.id})
 	if err != nil {
 		if isUnavailable(err) || isNotFound(err) {
-			_ = m.monitorLost(c)
+			if !orphanRunning(m.lcRoot, c.id) {
+				_ = m.monitorLost(c)
+			}
+			// A running orphan stays RUNNING; Stop/Remove kill it directly.
 			return
 		}
 		m.log.Warn("query container state", "id", c.id, "err", err)
@@ -60,11 +66,12 @@ func (m *Manager) reconnect(ctx context.Context, c *container) {
 	defer c.mu.Unlock()
 	changed := false
 	if resp.Exit != nil {
-		c.rec.Exit, changed = resp.Exit, true
+		c.setExit(resp.Exit)
+		changed = true
 	}
-	if c.rec.StartedAt.IsZero() && (resp.Status == "running" || resp.Status == "stopped" && resp.Exit != nil) {
+	if c.rec.StartedAt.IsZero() && !resp.StartedAt.IsZero() {
 		// Started just before the previous daemon died, before it recorded the start.
-		c.rec.StartedAt, changed = time.Now(), true
+		c.rec.StartedAt, changed = resp.StartedAt, true
 	}
 	if changed {
 		_ = c.save()
@@ -85,4 +92,14 @@ func destroyOrphan(root, id string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	_ = lc.Destroy()
+}
+
+// orphanRunning reports whether libcontainer still sees the container's init running.
+func orphanRunning(root, id string) bool {
+	lc, err := libcontainer.Load(root, id)
+	if err != nil {
+		return false
+	}
+	st, err := lc.Status()
+	return err == nil && (st == libcontainer.Running || st == libcontainer.Created)
 }

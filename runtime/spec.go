@@ -1,7 +1,3 @@
-// Package runtime runs containers on runc's libcontainer: a CRI-independent ContainerSpec is
-// turned into an OCI runtime spec and then into a libcontainer configuration, which a per-pod
-// monitor process (the same binary re-executed as "monitor") creates and owns. The monitor
-// writes the CRI log files and records exit codes in files that survive daemon restarts.
 package runtime
 
 import "syscall"

@@ -12,6 +12,7 @@ package apply
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -87,6 +88,9 @@ func Apply(ctx context.Context, root string, r io.Reader, opts Options) (Stats, 
 			return st, fmt.Errorf("read layer tar: %w", err)
 		}
 		n, err := a.entry(hdr, tr)
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			return st, fmt.Errorf("layer entry %q: %w: %v", hdr.Name, errdefs.ErrResourceExhausted, err)
+		}
 		if err != nil {
 			return st, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}

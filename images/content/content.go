@@ -85,41 +85,16 @@ func (s *Store) ReadAll(d string) ([]byte, error) {
 // Ingest copies r into the store as blob d. size < 0 means unknown. On any error — read
 // error, size or digest mismatch, disk full — nothing is kept. A digest mismatch is an
 // errdefs.ErrInvalidArgument error; a full disk is errdefs.ErrResourceExhausted.
-func (s *Store) Ingest(d string, size int64, r io.Reader) (err error) {
-	if _, err := ValidDigest(d); err != nil {
+func (s *Store) Ingest(d string, size int64, r io.Reader) error {
+	w, err := s.Writer(d, size)
+	if err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Join(s.root, "ingest"), "blob-*")
-	if err != nil {
+	defer w.Abort()
+	if _, err := io.CopyBuffer(w, r, make([]byte, 256<<10)); err != nil {
 		return diskErr(d, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), r, make([]byte, 256<<10))
-	if err != nil {
-		return diskErr(d, err)
-	}
-	if size >= 0 && n != size {
-		return fmt.Errorf("blob %s: size %d, expected %d: %w", d, n, size, errdefs.ErrInvalidArgument)
-	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d {
-		return fmt.Errorf("blob %s: digest mismatch (got %s): %w", d, got, errdefs.ErrInvalidArgument)
-	}
-	if err := f.Sync(); err != nil {
-		return diskErr(d, err)
-	}
-	if err := f.Close(); err != nil {
-		return diskErr(d, err)
-	}
-	if err := os.Rename(f.Name(), s.Path(d)); err != nil {
-		return diskErr(d, err)
-	}
-	return store.SyncDir(filepath.Dir(s.Path(d)))
+	return w.Commit()
 }
 
 func diskErr(d string, err error) error {

@@ -10,6 +10,7 @@
 //	staging/           layers being applied, and directories being removed
 //	rootfs/<key>/      meta.json (written first), upper/, work/ of a container
 //	empty/             the lower directory of images without layers
+//	usage/<n>          "bytes inodes" of snapshot n (immutable, so counted once)
 //
 // A layer is applied into staging, synced, then renamed to snapshots/<n> and linked; a crash
 // at any point leaves either no link (the next start removes the orphan) or a complete
@@ -39,7 +40,7 @@ type Snapshotter struct {
 
 // New opens (creating if needed) the snapshotter at root.
 func New(root string) (*Snapshotter, error) {
-	for _, d := range []string{"snapshots", "chains", "staging", "rootfs", "empty"} {
+	for _, d := range []string{"snapshots", "chains", "staging", "rootfs", "empty", "usage"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			return nil, err
 		}
@@ -102,6 +103,8 @@ func (s *Snapshotter) Commit(dir, chainID string) (string, error) {
 	if err := syncfs(dir); err != nil {
 		return "", fmt.Errorf("snapshot %s: sync: %w", chainID, err)
 	}
+	// Counted here, outside the lock, while the tree is still in the page cache.
+	ub, ui, uerr := DiskUsage(dir)
 	unlock, err := s.metaLock()
 	if err != nil {
 		return "", err
@@ -123,7 +126,13 @@ func (s *Snapshotter) Commit(dir, chainID string) (string, error) {
 	if err := os.Symlink("../snapshots/"+id, filepath.Join(s.root, "chains", h)); err != nil {
 		return "", fmt.Errorf("snapshot %s: link: %w", chainID, err)
 	}
-	return final, store.SyncDir(filepath.Join(s.root, "chains"))
+	if err := store.SyncDir(filepath.Join(s.root, "chains")); err != nil {
+		return "", err
+	}
+	if uerr == nil { // best effort: a missing figure is computed when asked for
+		store.WriteFileAtomic(filepath.Join(s.root, "usage", id), fmt.Appendf(nil, "%d %d\n", ub, ui), 0o600)
+	}
+	return final, nil
 }
 
 // renameToFree renames dir to the next free number under snaps; RENAME_NOREPLACE makes
@@ -203,6 +212,9 @@ func (s *Snapshotter) Remove(chainID string) error {
 
 // removeDir renames a directory into staging (atomically invisible) and deletes it.
 func (s *Snapshotter) removeDir(p string) error {
+	if filepath.Dir(p) == filepath.Join(s.root, "snapshots") {
+		os.Remove(filepath.Join(s.root, "usage", filepath.Base(p)))
+	}
 	tmp := filepath.Join(s.root, "staging", "rm-"+filepath.Base(p)+"-"+strconv.Itoa(os.Getpid()))
 	if err := os.Rename(p, tmp); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -252,5 +264,6 @@ func (s *Snapshotter) Recover() error {
 			os.Remove(filepath.Join(s.root, "chains", l.Name()))
 		}
 	}
+	s.recoverUsage()
 	return s.recoverRootfs()
 }

@@ -44,6 +44,13 @@ func TestCommitLookupRemove(t *testing.T) {
 		t.Fatal("duplicate content merged")
 	}
 	b := commit(t, s, chain('b'), "b")
+	if ub, ui, err := s.Usage(); err != nil || ub == 0 || ui < 4 {
+		t.Fatalf("usage %d bytes %d inodes: %v", ub, ui, err)
+	}
+	os.Remove(filepath.Join(root, "usage", filepath.Base(b))) // computed again when missing
+	if ub, ui, err := s.Usage(); err != nil || ub == 0 || ui < 4 {
+		t.Fatalf("recomputed usage %d bytes %d inodes: %v", ub, ui, err)
+	}
 	m, err := s.Prepare("c1", "sha256:img", []string{chain('a'), chain('b')})
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +85,9 @@ func TestCommitLookupRemove(t *testing.T) {
 	}
 	if _, err := os.Stat(a); !os.IsNotExist(err) {
 		t.Fatal("snapshot dir left")
+	}
+	if _, err := os.Stat(filepath.Join(root, "usage", filepath.Base(a))); !os.IsNotExist(err) {
+		t.Fatal("usage file of a removed snapshot left")
 	}
 	// Simulate a crash: an orphan snapshot dir, a staging dir, a rootfs without record.
 	os.Mkdir(filepath.Join(root, "snapshots", "99"), 0o700)

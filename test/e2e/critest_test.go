@@ -156,6 +156,13 @@ func startTarget(ctx context.Context, t *testing.T, root, workDir, mirror string
 		return &target{name: "external endpoint", endpoint: ep, expected: os.Getenv(envExpected)}
 	}
 	dir := t.TempDir()
+	// The daemon's dirs must be traversable (0711, like /var/lib/containerd) by the mapped root
+	// of user-namespaced containers; t.TempDir makes them 0700.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
 	before := TakeSnapshot()
 	var tg *target
 	switch rt := os.Getenv(envRuntime); rt {

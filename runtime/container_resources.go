@@ -1,0 +1,151 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+
+	"github.com/crishim/crishim/internal/errdefs"
+)
+
+func validateResources(r Resources) error {
+	bad := func(f string, v int64) error {
+		return fmt.Errorf("resources: %s %d: %w", f, v, errdefs.ErrInvalidArgument)
+	}
+	switch {
+	case r.CPUShares < 0:
+		return bad("cpu_shares", r.CPUShares)
+	case r.CPUPeriod < 0:
+		return bad("cpu_period", r.CPUPeriod)
+	case r.CPUQuota < -1:
+		return bad("cpu_quota", r.CPUQuota)
+	case r.MemoryLimitInBytes < 0:
+		return bad("memory_limit_in_bytes", r.MemoryLimitInBytes)
+	case r.MemorySwapLimitInBytes < -1:
+		return bad("memory_swap_limit_in_bytes", r.MemorySwapLimitInBytes)
+	case r.PidsLimit < -1:
+		return bad("pids_limit", r.PidsLimit)
+	case r.OOMScoreAdj < -1000 || r.OOMScoreAdj > 1000:
+		return bad("oom_score_adj", r.OOMScoreAdj)
+	}
+	return nil
+}
+
+// UpdateResources changes the cgroup limits of a created or running container (like
+// `runc update`) and records them. oom_score_adj cannot change after start and is ignored.
+func (m *Manager) UpdateResources(ctx context.Context, id string, r Resources) error {
+	if err := validateResources(r); err != nil {
+		return fmt.Errorf("container %q: %w", id, err)
+	}
+	c, err := m.get(id)
+	if err != nil {
+		return err
+	}
+	c.op.Lock()
+	defer c.op.Unlock()
+	c.mu.Lock()
+	c.refreshExit()
+	st := c.state()
+	c.mu.Unlock()
+	if st != StateRunning && st != StateCreated {
+		return fmt.Errorf("container %q is %s: %w", id, st, errdefs.ErrFailedPrecondition)
+	}
+	lc, err := libcontainer.Load(m.lcRoot, id)
+	if err != nil {
+		return fmt.Errorf("container %q is not running: %w: %w", id, errdefs.ErrFailedPrecondition, err)
+	}
+	cfg := lc.Config()
+	res := cfg.Cgroups.Resources
+	// Zero fields leave the cgroup value unchanged (libcontainer skips them).
+	res.CpuShares, res.CpuQuota, res.CpuPeriod = uint64(r.CPUShares), r.CPUQuota, uint64(r.CPUPeriod)
+	res.CpusetCpus, res.CpusetMems = r.CpusetCpus, r.CpusetMems
+	res.Memory, res.MemorySwap = r.MemoryLimitInBytes, r.MemorySwapLimitInBytes
+	if r.PidsLimit != 0 {
+		v := r.PidsLimit
+		res.PidsLimit = &v
+	}
+	if m.host.CgroupV2 && len(r.Unified) > 0 {
+		res.Unified = r.Unified
+	}
+	if err := lc.Set(cfg); err != nil {
+		return fmt.Errorf("update resources of container %q: %w", id, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rec.Spec.Resources = mergeResources(c.rec.Spec.Resources, r)
+	return c.save()
+}
+
+// mergeResources applies the set (non-zero) fields of upd to cur: zero means "unchanged",
+// as it does for the cgroup writes.
+func mergeResources(cur, upd Resources) Resources {
+	set := func(dst *int64, v int64) {
+		if v != 0 {
+			*dst = v
+		}
+	}
+	set(&cur.CPUShares, upd.CPUShares)
+	set(&cur.CPUQuota, upd.CPUQuota)
+	set(&cur.CPUPeriod, upd.CPUPeriod)
+	set(&cur.MemoryLimitInBytes, upd.MemoryLimitInBytes)
+	set(&cur.MemorySwapLimitInBytes, upd.MemorySwapLimitInBytes)
+	set(&cur.PidsLimit, upd.PidsLimit)
+	if upd.CpusetCpus != "" {
+		cur.CpusetCpus = upd.CpusetCpus
+	}
+	if upd.CpusetMems != "" {
+		cur.CpusetMems = upd.CpusetMems
+	}
+	if len(upd.Unified) > 0 {
+		cur.Unified = upd.Unified
+	}
+	if len(upd.HugepageLimits) > 0 {
+		cur.HugepageLimits = upd.HugepageLimits
+	}
+	return cur
+}
+
+// Stats returns the resource usage of a container; a container that is not running has
+// zero usage.
+func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
+	if _, err := m.get(id); err != nil {
+		return Stats{}, err
+	}
+	out := Stats{Timestamp: time.Now()}
+	lc, err := libcontainer.Load(m.lcRoot, id)
+	if err != nil {
+		return out, nil
+	}
+	s, err := lc.Stats()
+	if err != nil || s.CgroupStats == nil {
+		return out, nil
+	}
+	cg := s.CgroupStats
+	mem := cg.MemoryStats
+	out.CPUUsageNanos = cg.CpuStats.CpuUsage.TotalUsage
+	out.MemoryUsage = mem.Usage.Usage
+	inactive := mem.Stats["total_inactive_file"]
+	if v, ok := mem.Stats["inactive_file"]; ok && m.host.CgroupV2 {
+		inactive = v
+	}
+	if out.MemoryUsage > inactive {
+		out.MemoryWorkingSet = out.MemoryUsage - inactive
+	}
+	out.MemoryRSS = mem.Stats["total_rss"]
+	if m.host.CgroupV2 {
+		out.MemoryRSS = mem.Stats["anon"]
+	}
+	out.MemoryPageFaults = firstNonZero(mem.Stats["total_pgfault"], mem.Stats["pgfault"])
+	out.MemoryMajorFaults = firstNonZero(mem.Stats["total_pgmajfault"], mem.Stats["pgmajfault"])
+	out.Pids = cg.PidsStats.Current
+	return out, nil
+}
+
+func firstNonZero(a, b uint64) uint64 {
+	if a != 0 {
+		return a
+	}
+	return b
+}
