@@ -89,6 +89,7 @@ func (s *Server) createContainer(ctx context.Context, rt ContainerRuntime, pod s
 	if err != nil {
 		return "", fmt.Errorf("create container %q in pod %q: %w", cfg.GetMetadata().GetName(), pod.ID, err)
 	}
+	s.publishEvent(ctx, st.ID, pod.ID, evCreated)
 	return st.ID, nil
 }
 

@@ -28,5 +28,6 @@ func (s *Server) RemoveContainer(ctx context.Context, req *runtimeapi.RemoveCont
 		return nil, fmt.Errorf("remove container %q: %w", st.ID, err)
 	}
 	s.creates.forget(st.ID)
+	s.publishEvent(ctx, st.ID, st.PodID, evDeleted)
 	return &runtimeapi.RemoveContainerResponse{}, nil
 }

@@ -20,5 +20,6 @@ func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContai
 	if err := rt.Start(ctx, st.ID); err != nil {
 		return nil, fmt.Errorf("start container %q: %w", st.ID, err)
 	}
+	s.publishEvent(ctx, st.ID, st.PodID, evStarted)
 	return &runtimeapi.StartContainerResponse{}, nil
 }

@@ -25,6 +25,8 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	if err != nil {
 		return nil, err
 	}
+	s.publishEvent(ctx, sb.ID, sb.ID, evCreated)
+	s.publishEvent(ctx, sb.ID, sb.ID, evStarted)
 	s.logger(ctx).Debug("pod sandbox running", "pod", sb.ID, "name", sb.Name, "namespace", sb.Namespace)
 	return &runtimeapi.RunPodSandboxResponse{PodSandboxId: sb.ID}, nil
 }

@@ -7,6 +7,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crishim/crishim/internal/errdefs"
+	"github.com/crishim/crishim/sandbox"
 )
 
 // StopPodSandbox stops every container of the pod and detaches it from the network. It
@@ -18,8 +19,12 @@ func (s *Server) StopPodSandbox(ctx context.Context, req *runtimeapi.StopPodSand
 	if req.GetPodSandboxId() == "" {
 		return nil, fmt.Errorf("pod_sandbox_id: must not be empty: %w", errdefs.ErrInvalidArgument)
 	}
+	before, known := s.opts.Sandboxes.Get(req.GetPodSandboxId())
 	if err := s.opts.Sandboxes.Stop(ctx, req.GetPodSandboxId()); err != nil {
 		return nil, err
+	}
+	if known == nil && before.State == sandbox.StateReady {
+		s.publishEvent(ctx, before.ID, before.ID, evStopped)
 	}
 	return &runtimeapi.StopPodSandboxResponse{}, nil
 }

@@ -11,6 +11,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crishim/crishim/images"
+	"github.com/crishim/crishim/internal/netstats"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -44,6 +45,13 @@ type Options struct {
 	PodLookup SandboxLookup
 	// ImageResolver finds local images for CreateContainer and ContainerStatus.
 	ImageResolver ImageResolver
+	// WritableLayerMountpoint is reported as the filesystem of container writable layers in
+	// stats (the container filesystem of ImageFsInfo); "" leaves it out.
+	WritableLayerMountpoint string
+	// Cgroups reads pod cgroups for the pod stats; nil = this host's cgroup hierarchy.
+	Cgroups CgroupReader
+	// NetnsStats reads the interface counters of a pinned netns; nil = netlink (netstats.Read).
+	NetnsStats func(nsPath string) ([]netstats.Interface, error)
 }
 
 // Server implements runtimeapi.RuntimeServiceServer and runtimeapi.ImageServiceServer.
@@ -57,6 +65,7 @@ type Server struct {
 	log     *slog.Logger
 	creates *createTracker
 	events  *eventBroker
+	pods    podStatsDeps
 }
 
 // NewServer returns a CRI server over the given services.
@@ -70,7 +79,11 @@ func NewServer(opts Options) *Server {
 	if opts.PodLookup == nil && opts.Sandboxes != nil {
 		opts.PodLookup = opts.Sandboxes
 	}
-	return &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker()}
+	s := &Server{opts: opts, log: opts.Log, creates: newCreateTracker(), events: newEventBroker(), pods: newPodStatsDeps(opts)}
+	if n, ok := opts.Containers.(exitNotifier); ok {
+		n.OnExit(s.onContainerExit)
+	}
+	return s
 }
 
 // Register registers both CRI services on g.

@@ -37,7 +37,7 @@ func (s *Service) Pull(ctx context.Context, ref string, auth Auth) (Image, error
 	return img, err
 }
 
-func (s *Service) pull(ctx context.Context, r reference.Ref, auth Auth) (Image, error) {
+func (s *Service) pull(ctx context.Context, r reference.Ref, auth Auth) (img Image, err error) {
 	// Shared store lock: GC waits until blobs and snapshots of this pull are recorded.
 	unlock, err := lock.Shared(s.opLockPath())
 	if err != nil {
@@ -47,6 +47,7 @@ func (s *Service) pull(ctx context.Context, r reference.Ref, auth Auth) (Image, 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	prog := newProgress(r.String(), s.log)
+	defer func() { s.reportPull(prog, err) }()
 	go prog.watch(ctx, cancel, s.cfg.StallTimeout.D())
 
 	var best error

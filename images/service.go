@@ -57,6 +57,8 @@ type Service struct {
 
 	tmu        sync.Mutex
 	transports map[string]http.RoundTripper
+
+	pullHook atomic.Pointer[func(PullReport)] // OnPull
 }
 
 // New opens the store at root (creating it), loads the records, cleans what a crash left

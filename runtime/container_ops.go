@@ -38,6 +38,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	if err := c.save(); err != nil {
 		return fmt.Errorf("record start of container %q: %w", id, err)
 	}
+	m.watchExit(c)
 	return nil
 }
 
@@ -56,6 +57,7 @@ func (m *Manager) Stop(ctx context.Context, id string, timeout time.Duration) er
 
 // stop is Stop with c.op held.
 func (m *Manager) stop(ctx context.Context, c *container, timeout time.Duration) error {
+	defer m.notifyExit(c)
 	c.mu.Lock()
 	c.refreshExit()
 	st, pod := c.state(), c.rec.Spec.PodID
@@ -140,6 +142,14 @@ func (m *Manager) remove(ctx context.Context, c *container) error {
 		return nil // removed while we waited for c.op
 	}
 	pod := c.rec.Spec.PodID
+	if c.state() == StateRunning {
+		// Stop first, so the exit is recorded and notified before the removal.
+		c.mu.Unlock()
+		if err := m.stop(ctx, c, 0); err != nil {
+			return fmt.Errorf("stop container %q before removal: %w", c.id, err)
+		}
+		c.mu.Lock()
+	}
 	if c.rec.Phase != phaseRemoving && pod != "" {
 		c.rec.Phase = phaseRemoving
 		if err := c.save(); err != nil {
@@ -177,6 +187,7 @@ func (m *Manager) remove(ctx context.Context, c *container) error {
 		return fmt.Errorf("remove container %q: %w", c.id, err)
 	}
 	m.forget(c)
+	m.obs.forget(c.id)
 	return nil
 }
 

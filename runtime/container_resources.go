@@ -3,7 +3,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 
@@ -105,47 +104,4 @@ func mergeResources(cur, upd Resources) Resources {
 		cur.HugepageLimits = upd.HugepageLimits
 	}
 	return cur
-}
-
-// Stats returns the resource usage of a container; a container that is not running has
-// zero usage.
-func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
-	if _, err := m.get(id); err != nil {
-		return Stats{}, err
-	}
-	out := Stats{Timestamp: time.Now()}
-	lc, err := libcontainer.Load(m.lcRoot, id)
-	if err != nil {
-		return out, nil
-	}
-	s, err := lc.Stats()
-	if err != nil || s.CgroupStats == nil {
-		return out, nil
-	}
-	cg := s.CgroupStats
-	mem := cg.MemoryStats
-	out.CPUUsageNanos = cg.CpuStats.CpuUsage.TotalUsage
-	out.MemoryUsage = mem.Usage.Usage
-	inactive := mem.Stats["total_inactive_file"]
-	if v, ok := mem.Stats["inactive_file"]; ok && m.host.CgroupV2 {
-		inactive = v
-	}
-	if out.MemoryUsage > inactive {
-		out.MemoryWorkingSet = out.MemoryUsage - inactive
-	}
-	out.MemoryRSS = mem.Stats["total_rss"]
-	if m.host.CgroupV2 {
-		out.MemoryRSS = mem.Stats["anon"]
-	}
-	out.MemoryPageFaults = firstNonZero(mem.Stats["total_pgfault"], mem.Stats["pgfault"])
-	out.MemoryMajorFaults = firstNonZero(mem.Stats["total_pgmajfault"], mem.Stats["pgmajfault"])
-	out.Pids = cg.PidsStats.Current
-	return out, nil
-}
-
-func firstNonZero(a, b uint64) uint64 {
-	if a != 0 {
-		return a
-	}
-	return b
 }

@@ -28,6 +28,8 @@ type Manager struct {
 	ctrs     map[string]*container
 	names    map[string]string // nameKey → id
 	monitors map[string]*podMonitor
+
+	obs observer // stats samples and exit hooks
 }
 
 // New returns a Manager keeping records under rootDir and runtime state under stateDir. It
@@ -144,6 +146,7 @@ func (m *Manager) List() []Status {
 
 // Close releases the Manager's resources. Monitors and containers keep running.
 func (m *Manager) Close() error {
+	m.obs.close()
 	return nil
 }
 

@@ -50,6 +50,14 @@ func (m *Manager) reconnect(ctx context.Context, c *container) {
 	if done {
 		return
 	}
+	defer func() {
+		c.mu.Lock()
+		running := c.state() == StateRunning
+		c.mu.Unlock()
+		if running {
+			m.watchExit(c) // notices exits from now on
+		}
+	}()
 	resp, err := m.call(ctx, c.rec.Spec.PodID, monRequest{Op: opState, ID: c.id})
 	if err != nil {
 		if isUnavailable(err) || isNotFound(err) {

@@ -87,17 +87,30 @@ type AttachOptions struct {
 	Resize <-chan TermSize
 }
 
-// Stats are the resource usage figures of a container.
+// Stats are the resource usage figures of a container (see Manager.Stats).
 type Stats struct {
-	Timestamp          time.Time
-	CPUUsageNanos      uint64
-	MemoryWorkingSet   uint64
-	MemoryUsage        uint64
-	MemoryRSS          uint64
-	MemoryPageFaults   uint64
-	MemoryMajorFaults  uint64
-	WritableLayerBytes uint64
-	Pids               uint64
+	Timestamp     time.Time
+	CPUUsageNanos uint64
+	// CPUNanoCores is the CPU rate since the previous Stats call for the container; valid
+	// only when CPUNanoCoresValid (not on the first call).
+	CPUNanoCores      uint64
+	CPUNanoCoresValid bool
+	// MemoryWorkingSet is usage minus inactive file pages (v1 total_inactive_file, v2
+	// inactive_file): what kubelet evicts on.
+	MemoryWorkingSet  uint64
+	MemoryUsage       uint64
+	MemoryRSS         uint64
+	MemoryPageFaults  uint64
+	MemoryMajorFaults uint64
+	MemorySwap        uint64
+	MemoryLimit       uint64 // 0 = unlimited
+	OOMKills          uint64
+	// WritableLayerBytes and WritableLayerInodes measure the container's upper dir; valid
+	// only when WritableLayerValid (the Rootfs implements RootfsUsage).
+	WritableLayerBytes  uint64
+	WritableLayerInodes uint64
+	WritableLayerValid  bool
+	Pids                uint64
 }
 
 // Rootfs prepares and removes container root filesystems (implemented by images).

@@ -54,9 +54,13 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	obs, err := startMetrics(ctx, cfg.Metrics, log)
+	prom, err := startMetrics(ctx, cfg.Metrics, log)
 	if err != nil {
 		return err
+	}
+	var obs cri.Observer // a nil *metrics.Metrics must stay a nil interface
+	if prom != nil {
+		obs = prom
 	}
 	network, err := cni.New(cfg.CNI, cfg.RootDir, log.With("component", "cni"))
 	if err != nil {
@@ -77,6 +81,11 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		return err
 	}
 	defer sandboxes.Close()
+	if prom != nil {
+		if err := registerDomainMetrics(prom, sandboxes, ctrs, imgSvc); err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+	}
 	srv := cri.NewServer(cri.Options{
 		Log:           log,
 		Network:       network,
@@ -84,8 +93,10 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		Containers:    ctrs,
 		Images:        imgSvc,
 		ImageResolver: imgs,
-		Version:       buildVersion(),
-		Info:          map[string]any{"config": cfg},
+		// Where images keeps container writable layers (images.Service.ContainerFsInfo).
+		WritableLayerMountpoint: filepath.Join(cfg.RootDir, "images", "rootfs"),
+		Version:                 buildVersion(),
+		Info:                    map[string]any{"config": cfg},
 	})
 	g := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),
@@ -108,9 +119,9 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	return nil
 }
 
-// startMetrics serves Prometheus metrics when an address is configured. The returned observer
-// is nil when metrics are off.
-func startMetrics(ctx context.Context, cfg MetricsConfig, log *slog.Logger) (cri.Observer, error) {
+// startMetrics serves Prometheus metrics when an address is configured; it returns nil when
+// metrics are off.
+func startMetrics(ctx context.Context, cfg MetricsConfig, log *slog.Logger) (*metrics.Metrics, error) {
 	if cfg.Address == "" {
 		return nil, nil
 	}

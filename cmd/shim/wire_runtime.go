@@ -17,6 +17,8 @@ var (
 	_ cri.SandboxLookup    = (*sandbox.Manager)(nil)
 	_ sandbox.Containers   = (*runtime.Manager)(nil)
 	_ runtime.Rootfs       = containerImages{}
+	_ runtime.RootfsUsage  = containerImages{}
+	_ cri.StatsSource      = (*runtime.Manager)(nil)
 	_ cri.ImageResolver    = containerImages{}
 )
 
@@ -61,4 +63,9 @@ func (c containerImages) PrepareRootfs(ctx context.Context, key, imageID string)
 // RemoveRootfs removes the rootfs of container key.
 func (c containerImages) RemoveRootfs(ctx context.Context, key string) error {
 	return c.svc.RemoveRootfs(ctx, key)
+}
+
+// RootfsUsage measures the writable layer of container key (for container stats).
+func (c containerImages) RootfsUsage(key string) (bytes, inodes uint64, err error) {
+	return c.svc.RootfsUsage(key)
 }

@@ -45,3 +45,38 @@ func TestServeExposesRPCAndGauges(t *testing.T) {
 		}
 	}
 }
+
+func TestPullsAndGauge(t *testing.T) {
+	m := New()
+	p, err := m.Pulls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Observe(1000, 2*time.Second, true)
+	p.Observe(24, time.Second, false)
+	if err := m.Register(Gauge("monitors", "Pod monitors.", func() float64 { return 3 })); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, _, err := m.Serve(ctx, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + addr.String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`crishim_image_pull_bytes_total 1024`,
+		`crishim_image_pull_duration_seconds_count{result="success"} 1`,
+		`crishim_image_pull_duration_seconds_count{result="failure"} 1`,
+		`crishim_monitors 3`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
