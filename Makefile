@@ -35,6 +35,10 @@ e2e: build ## critest + daemon-level tests against the built daemon, fully offli
 	@CRISHIM_E2E=1 bash hack/install-deps.sh
 	SHIM_BIN=$(CURDIR)/$(OUT)/shim $(GO) test -tags $(TAGS) -count=1 -timeout 60m -v ./test/e2e/ 2>&1 | tee $(OUT)/e2e.log; exit $${PIPESTATUS[0]}
 
+bench: build ## crishim vs containerd side by side (installs containerd): table + JSON in $(OUT)/bench/
+	@CRISHIM_BENCH=1 bash hack/install-deps.sh
+	bash hack/bench.sh
+
 lint: ## gofmt + go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags $(TAGS) ./...

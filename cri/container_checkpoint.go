@@ -18,11 +18,7 @@ const criuUnusable = "checkpoint needs CRIU, and Debian's CRIU (3.17) does not w
 // CheckpointContainer is not supported: CRIU does not work on the hosts crishim targets. An
 // unknown container is still NotFound.
 func (s *Server) CheckpointContainer(ctx context.Context, req *runtimeapi.CheckpointContainerRequest) (*runtimeapi.CheckpointContainerResponse, error) {
-	rt, err := s.containers()
-	if err != nil {
-		return nil, err
-	}
-	st, err := lookupContainer(rt, req.GetContainerId())
+	_, st, err := s.findContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}

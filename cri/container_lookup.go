@@ -21,6 +21,17 @@ func (s *Server) containers() (ContainerRuntime, error) {
 	return s.opts.Containers, nil
 }
 
+// findContainer returns the container runtime and the status of the container named by id
+// (full id or unique prefix).
+func (s *Server) findContainer(id string) (ContainerRuntime, runtime.Status, error) {
+	rt, err := s.containers()
+	if err != nil {
+		return nil, runtime.Status{}, err
+	}
+	st, err := lookupContainer(rt, id)
+	return rt, st, err
+}
+
 // lookupContainer finds a container by full id or unique id prefix (as crictl users type
 // them). Unknown ids are errdefs.ErrNotFound naming the id; ambiguous prefixes are invalid.
 func lookupContainer(rt ContainerRuntime, id string) (runtime.Status, error) {

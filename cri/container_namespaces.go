@@ -33,6 +33,7 @@ func podSpec(pod sandbox.Sandbox, ns *runtimeapi.NamespaceOption) (runtime.PodSp
 		Sysctls:        maps.Clone(pod.Sysctls),
 		UIDMappings:    idMappingsFromPod(pod.UIDMappings),
 		GIDMappings:    idMappingsFromPod(pod.GIDMappings),
+		UserNSPath:     pod.UserNSPath,
 		RuntimeHandler: pod.RuntimeHandler,
 	}
 	if err := sharedNamespace("network", ns.GetNetwork(), pod.HostNetwork); err != nil {

@@ -13,11 +13,7 @@ import (
 // RemoveContainer removes a container, killing it first if it runs. Removing an unknown
 // container succeeds (the CRI asks for idempotence).
 func (s *Server) RemoveContainer(ctx context.Context, req *runtimeapi.RemoveContainerRequest) (*runtimeapi.RemoveContainerResponse, error) {
-	rt, err := s.containers()
-	if err != nil {
-		return nil, err
-	}
-	st, err := lookupContainer(rt, req.GetContainerId())
+	rt, st, err := s.findContainer(req.GetContainerId())
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return &runtimeapi.RemoveContainerResponse{}, nil
 	}

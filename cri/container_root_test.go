@@ -58,7 +58,8 @@ type rootEnv struct {
 	dir, logs string
 }
 
-func newRootEnv(t *testing.T) rootEnv {
+// newRootEnv starts the env; mut, if given, adjusts the pod's config.
+func newRootEnv(t *testing.T, mut ...func(*sandbox.PodConfig)) rootEnv {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
@@ -78,7 +79,11 @@ func newRootEnv(t *testing.T) rootEnv {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	pod, err := sbm.Run(ctx, sandbox.PodConfig{Name: "p", Namespace: "ns", UID: "u1", Hostname: "p", LogDirectory: logs})
+	pc := sandbox.PodConfig{Name: "p", Namespace: "ns", UID: "u1", Hostname: "p", LogDirectory: logs}
+	for _, f := range mut {
+		f(&pc)
+	}
+	pod, err := sbm.Run(ctx, pc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,11 +9,7 @@ import (
 
 // StartContainer starts a created container. Unknown ids are NotFound.
 func (s *Server) StartContainer(ctx context.Context, req *runtimeapi.StartContainerRequest) (*runtimeapi.StartContainerResponse, error) {
-	rt, err := s.containers()
-	if err != nil {
-		return nil, err
-	}
-	st, err := lookupContainer(rt, req.GetContainerId())
+	rt, st, err := s.findContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}

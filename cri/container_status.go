@@ -13,11 +13,7 @@ import (
 // resources and effective user. Verbose adds an "info" JSON (pid, pod id, stdio flags).
 // Unknown ids are NotFound.
 func (s *Server) ContainerStatus(ctx context.Context, req *runtimeapi.ContainerStatusRequest) (*runtimeapi.ContainerStatusResponse, error) {
-	rt, err := s.containers()
-	if err != nil {
-		return nil, err
-	}
-	st, err := lookupContainer(rt, req.GetContainerId())
+	_, st, err := s.findContainer(req.GetContainerId())
 	if err != nil {
 		return nil, err
 	}

@@ -14,11 +14,7 @@ import (
 // seconds (0 or less: at once). Stopping an unknown or stopped container succeeds (the CRI
 // asks for idempotence).
 func (s *Server) StopContainer(ctx context.Context, req *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
-	rt, err := s.containers()
-	if err != nil {
-		return nil, err
-	}
-	st, err := lookupContainer(rt, req.GetContainerId())
+	rt, st, err := s.findContainer(req.GetContainerId())
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return &runtimeapi.StopContainerResponse{}, nil
 	}

@@ -164,7 +164,7 @@ func (m *Manager) mountRootfs(ctx context.Context, c *container, undo *cleanups)
 	if err := os.Mkdir(target, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return "", err
 	}
-	if err := mountFS(mnt, target); err != nil {
+	if err := m.mountUserNSRootfs(c, mnt, target); err != nil {
 		return "", fmt.Errorf("mount rootfs of container %q: %w", c.id, err)
 	}
 	undo.push(func() { _ = unmountRootfs(target) })

@@ -36,7 +36,8 @@
 //     it exited (Completed, Error, OOMKilled).
 //   - User namespaces: give PodSpec.UIDMappings/GIDMappings, and PodSpec.UserNSPath when the
 //     sandbox pinned a user namespace that owns the pod's net/ipc/uts namespaces (full
-//     support). Without UserNSPath each container gets its own user namespace, /sys is the
+//     support; the overlay rootfs is then idmapped so the container's root owns it). Without
+//     UserNSPath each container gets its own user namespace, /sys is the
 //     host's (read-only bind) and /dev/mqueue is absent. Every parent of the runtime root dir
 //     must be searchable by others (0711), as for containerd.
 //   - Stats and UpdateResources work on running containers; Stats of a stopped one is zero.

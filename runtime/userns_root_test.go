@@ -53,7 +53,9 @@ func TestUserNamespacePod(t *testing.T) {
 	}
 	m := newTestManager(t, newTestRootfs(t), root, t.TempDir())
 	pod := newUserNSPod(t)
-	spec := pod.spec("userns", "sh", "-c", "cat /proc/self/uid_map; id -u; ls /dev/mqueue >/dev/null && echo mq")
+	// The rootfs is idmapped: "/", an image file and a new file belong to the container's root.
+	spec := pod.spec("userns", "sh", "-c", "cat /proc/self/uid_map; id -u; ls /dev/mqueue >/dev/null && echo mq; "+
+		"touch /new && stat -c '%u:%g' / /bin/sh /new")
 	spec.Pod.UserNSPath = pod.userns
 	spec.Pod.UIDMappings = []IDMapping{{ContainerID: 0, HostID: 1000, Size: 100000}}
 	spec.Pod.GIDMappings = spec.Pod.UIDMappings
@@ -71,7 +73,7 @@ func TestUserNamespacePod(t *testing.T) {
 	for _, l := range readLog(t, spec.LogPath) {
 		out = append(out, strings.Join(strings.Fields(l[2]), " "))
 	}
-	if strings.Join(out, "|") != "0 1000 100000|0|mq" {
+	if strings.Join(out, "|") != "0 1000 100000|0|mq|0:0|0:0|0:0" {
 		t.Fatalf("output %q", out)
 	}
 }

@@ -16,12 +16,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// nsRequest says which namespaces a helper or infra process creates and where it pins them.
+// nsRequest says which namespaces a helper or infra process creates and where the daemon
+// pins them.
 type nsRequest struct {
 	NetPin, IPCPin, UTSPin string // "" = keep the parent's namespace
-	Hostname               string
-	NewPID                 bool // infra only: become PID 1 of a new PID namespace
-	PodID                  string
+	// UserPin, when set, makes the process start in a new user namespace with UIDs/GIDs
+	// mapped; the other new namespaces are then created inside it (owned by it).
+	UserPin    string
+	UIDs, GIDs []IDMapping
+	Hostname   string
+	NewPID     bool // infra only: become PID 1 of a new PID namespace
+	PodID      string
 }
 
 func (r nsRequest) args(sub string) []string {
@@ -43,25 +48,84 @@ func (r nsRequest) cloneflags() uintptr {
 	if r.NewPID {
 		f |= unix.CLONE_NEWPID
 	}
+	if r.UserPin != "" {
+		// With CLONE_NEWUSER in the same clone the kernel creates the user namespace first
+		// and makes it the owner of the other new namespaces.
+		f |= unix.CLONE_NEWUSER
+	}
 	return f
 }
 
-// startNS re-executes the daemon binary as the helper (short-lived: creates and pins the
-// namespaces, then exits) or as the infra process (the same, then stays as PID 1 of a new PID
-// namespace, in its own session so it outlives the daemon). It returns once the namespaces
-// are pinned. For the infra it returns the started command (the caller waits on it).
+// sysProcAttr returns the clone attributes. In a new user namespace the parent writes the
+// mappings before the child runs on; setgroups stays allowed (containers joining the
+// namespace call it) and the child becomes uid/gid 0 of the namespace so that it keeps its
+// capabilities there across execve.
+func (r nsRequest) sysProcAttr(infra bool) *syscall.SysProcAttr {
+	a := &syscall.SysProcAttr{Cloneflags: r.cloneflags(), Setsid: infra}
+	if r.UserPin != "" {
+		a.UidMappings = procIDMaps(r.UIDs)
+		a.GidMappings = procIDMaps(r.GIDs)
+		a.GidMappingsEnableSetgroups = true
+		a.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	return a
+}
+
+func procIDMaps(ms []IDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+	}
+	return out
+}
+
+// pins lists the namespaces to pin: (name under /proc/<pid>/ns, pin file).
+func (r nsRequest) pins() [][2]string {
+	var out [][2]string
+	for _, p := range [][2]string{{"user", r.UserPin}, {"net", r.NetPin}, {"ipc", r.IPCPin}, {"uts", r.UTSPin}} {
+		if p[1] != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pinNamespaces bind-mounts the namespaces of pid onto their pin files. The daemon does it,
+// not the helper: a helper in a new user namespace has no right to mount in the host's
+// mount namespace.
+func pinNamespaces(pid int, r nsRequest) error {
+	for _, p := range r.pins() {
+		src := fmt.Sprintf("/proc/%d/ns/%s", pid, p[0])
+		if err := unix.Mount(src, p[1], "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pin %s namespace at %s: %w", p[0], p[1], err)
+		}
+	}
+	return nil
+}
+
+// startNS re-executes the daemon binary as the helper (short-lived: prepares the namespaces,
+// waits until the daemon pinned them, then exits) or as the infra process (the same, then
+// stays as PID 1 of a new PID namespace, in its own session so it outlives the daemon). It
+// returns once the namespaces are pinned. For the infra it returns the started command (the
+// caller waits on it).
 func startNS(ctx context.Context, sub string, r nsRequest, infra bool) (*exec.Cmd, error) {
 	rd, wr, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	defer rd.Close()
+	relRd, relWr, err := os.Pipe() // the helper exits when relWr is closed
+	if err != nil {
+		wr.Close()
+		return nil, err
+	}
+	defer relWr.Close()
 	cmd := exec.Command("/proc/self/exe", r.args(sub)...)
 	cmd.Args[0] = "crishim-" + sub
-	cmd.ExtraFiles = []*os.File{wr}
+	cmd.ExtraFiles = []*os.File{wr, relRd}
 	cmd.Dir = "/" // the infra outlives the daemon: never pin the daemon's working directory
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: r.cloneflags(), Setsid: infra}
+	cmd.SysProcAttr = r.sysProcAttr(infra)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if infra {
@@ -69,8 +133,14 @@ func startNS(ctx context.Context, sub string, r nsRequest, infra bool) (*exec.Cm
 	}
 	err = cmd.Start()
 	wr.Close()
+	relRd.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", sub, err)
+	}
+	fail := func(err error) (*exec.Cmd, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
 	}
 	msg := make(chan string, 1)
 	go func() {
@@ -81,16 +151,16 @@ func startNS(ctx context.Context, sub string, r nsRequest, infra bool) (*exec.Cm
 	select {
 	case reply = <-msg:
 	case <-ctx.Done():
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, ctx.Err()
+		return fail(ctx.Err())
 	}
 	if reply != "ok\n" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("%s: %s%s", sub, strings.TrimSpace(reply), strings.TrimSpace(stderr.String()))
+		return fail(fmt.Errorf("%s: %s%s", sub, strings.TrimSpace(reply), strings.TrimSpace(stderr.String())))
+	}
+	if err := pinNamespaces(cmd.Process.Pid, r); err != nil {
+		return fail(err)
 	}
 	if !infra {
+		relWr.Close()
 		if err := cmd.Wait(); err != nil {
 			return nil, fmt.Errorf("%s: %w", sub, err)
 		}
@@ -99,7 +169,7 @@ func startNS(ctx context.Context, sub string, r nsRequest, infra bool) (*exec.Cm
 }
 
 // setupNamespaces runs inside the helper or infra: it is already in the new namespaces
-// (clone flags); it sets the hostname, brings lo up and pins each namespace.
+// (clone flags); it sets the hostname and brings lo up. The daemon pins the namespaces.
 func setupNamespaces(r nsRequest) error {
 	if r.UTSPin != "" && r.Hostname != "" {
 		if err := unix.Sethostname([]byte(r.Hostname)); err != nil {
@@ -113,14 +183,6 @@ func setupNamespaces(r nsRequest) error {
 		}
 		if err := netlink.LinkSetUp(lo); err != nil {
 			return fmt.Errorf("set lo up: %w", err)
-		}
-	}
-	for _, p := range []struct{ ns, pin string }{{"net", r.NetPin}, {"ipc", r.IPCPin}, {"uts", r.UTSPin}} {
-		if p.pin == "" {
-			continue
-		}
-		if err := unix.Mount("/proc/self/ns/"+p.ns, p.pin, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("pin %s namespace at %s: %w", p.ns, p.pin, err)
 		}
 	}
 	return nil
@@ -156,8 +218,9 @@ func report(err error) {
 }
 
 // HelperMain is the entry point of the hidden helper subcommand (default "pod-ns"): it is
-// started in new namespaces, prepares and pins them, and exits. args are the arguments after
-// the subcommand name. It returns the process exit code.
+// started in new namespaces, prepares them, holds them until the daemon has pinned them
+// (end of file on fd 4), and exits. args are the arguments after the subcommand name. It
+// returns the process exit code.
 func HelperMain(args []string) int {
 	r, err := parseNSArgs(args)
 	if err == nil {
@@ -166,6 +229,10 @@ func HelperMain(args []string) int {
 	report(err)
 	if err != nil {
 		return 1
+	}
+	if f := os.NewFile(4, "release"); f != nil {
+		io.Copy(io.Discard, f)
+		f.Close()
 	}
 	return 0
 }
@@ -183,6 +250,9 @@ func InfraMain(args []string) int {
 	report(err)
 	if err != nil {
 		return 1
+	}
+	if f := os.NewFile(4, "release"); f != nil {
+		f.Close() // the infra stays alive on its own: no need to wait for the pins
 	}
 	for sig := range sigs {
 		switch sig {

@@ -143,6 +143,9 @@ func (m *Manager) newRecord(c *PodConfig) record {
 		sb.IPCNSPath = filepath.Join(state, "ns", "ipc")
 		sb.ShmPath = filepath.Join(state, "shm")
 	}
+	if len(sb.UIDMappings) > 0 {
+		sb.UserNSPath = filepath.Join(state, "ns", "user")
+	}
 	return record{Sandbox: sb, Phase: phaseCreating}
 }
 
@@ -203,18 +206,17 @@ func (m *Manager) createSteps(ctx context.Context, p *pod) error {
 func (m *Manager) startNamespaces(ctx context.Context, p *pod) error {
 	rec := p.rec
 	req := nsRequest{PodID: rec.ID, NetPin: rec.NetNSPath, IPCPin: rec.IPCNSPath, UTSPin: rec.UTSNSPath,
+		UserPin: rec.UserNSPath, UIDs: rec.UIDMappings, GIDs: rec.GIDMappings,
 		Hostname: rec.Hostname, NewPID: rec.PIDMode == PIDModePod}
-	if req.NetPin == "" && req.IPCPin == "" && !req.NewPID {
+	if req.NetPin == "" && req.IPCPin == "" && req.UserPin == "" && !req.NewPID {
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Join(m.podState(rec.ID), "ns"), 0o711); err != nil {
 		return err
 	}
-	for _, pin := range []string{req.NetPin, req.IPCPin, req.UTSPin} {
-		if pin != "" {
-			if err := createPin(pin); err != nil {
-				return err
-			}
+	for _, p := range req.pins() {
+		if err := createPin(p[1]); err != nil {
+			return err
 		}
 	}
 	if !req.NewPID {

@@ -128,7 +128,7 @@ func (m *Manager) destroy(ctx context.Context, p *pod) error {
 	rec := p.rec
 	m.mu.Unlock()
 	var errs []error
-	for _, pin := range []string{rec.NetNSPath, rec.IPCNSPath, rec.UTSNSPath} {
+	for _, pin := range []string{rec.NetNSPath, rec.IPCNSPath, rec.UTSNSPath, rec.UserNSPath} {
 		errs = append(errs, removePin(pin))
 	}
 	if rec.ShmPath != "" {
@@ -192,7 +192,7 @@ func (m *Manager) recover() {
 			continue
 		}
 		dir := filepath.Join(m.stateDir, "pods", e.Name())
-		for _, f := range []string{"ns/net", "ns/ipc", "ns/uts", "shm"} {
+		for _, f := range []string{"ns/net", "ns/ipc", "ns/uts", "ns/user", "shm"} {
 			unmountAll(filepath.Join(dir, f))
 		}
 		os.RemoveAll(dir)
@@ -204,7 +204,7 @@ func (m *Manager) intact(r *record) bool {
 	if r.InfraPID > 0 && !alive(r.InfraPID, r.InfraStart) {
 		return false
 	}
-	for _, pin := range []string{r.NetNSPath, r.IPCNSPath, r.UTSNSPath} {
+	for _, pin := range []string{r.NetNSPath, r.IPCNSPath, r.UTSNSPath, r.UserNSPath} {
 		if pin != "" && !isNsfs(pin) {
 			return false
 		}

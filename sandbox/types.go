@@ -89,6 +89,9 @@ type Sandbox struct {
 	ReadOnlyRootfs        bool
 	// UIDMappings and GIDMappings describe the pod user namespace when one was requested.
 	UIDMappings, GIDMappings []IDMapping
+	// UserNSPath is the pinned pod user namespace (it owns the pod's net, ipc, uts and pid
+	// namespaces); "" without a pod user namespace. Containers join it.
+	UserNSPath string
 	// PortMappings and DNS are what the pod asked of the network.
 	PortMappings []PortMapping
 	DNS          *DNSConfig

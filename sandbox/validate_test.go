@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -105,7 +106,7 @@ func TestResolvConf(t *testing.T) {
 func TestParseNSArgs(t *testing.T) {
 	r := nsRequest{PodID: "p1", NetPin: "/x/net", UTSPin: "/x/uts", Hostname: "h"}
 	got, err := parseNSArgs(r.args("pod-ns"))
-	if err != nil || got != r {
+	if err != nil || !reflect.DeepEqual(got, r) {
 		t.Fatalf("got %+v, %v", got, err)
 	}
 }
