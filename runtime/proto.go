@@ -83,11 +83,18 @@ func (r monResponse) respErr() error {
 	if r.Err == "" {
 		return nil
 	}
-	if kind, ok := errKinds[r.Kind]; ok {
-		return fmt.Errorf("monitor: %s: %w", r.Err, kind)
-	}
-	return fmt.Errorf("monitor: %s", r.Err)
+	return remoteError{msg: r.Err, kind: errKinds[r.Kind]}
 }
+
+// remoteError is an error reported by a monitor. Its message already names its kind (the
+// monitor's error wrapped it), so the kind is kept for errors.Is without repeating it.
+type remoteError struct {
+	msg  string
+	kind error // nil when the monitor's error had no known kind
+}
+
+func (e remoteError) Error() string { return "monitor: " + e.msg }
+func (e remoteError) Unwrap() error { return e.kind }
 
 // callMonitor sends one request to the monitor listening on sock. ctx cancels the call.
 func callMonitor(ctx context.Context, sock string, req monRequest) (monResponse, error) {
