@@ -107,6 +107,9 @@ func TestVersionStatusRuntimeConfig(t *testing.T) {
 	if n := conds[runtimeapi.NetworkReady]; n.GetStatus() || n.GetReason() == "" {
 		t.Errorf("NetworkReady without a network should be false with a reason: %+v", n)
 	}
+	if !st.GetFeatures().GetSupplementalGroupsPolicy() {
+		t.Error("Status does not advertise SupplementalGroupsPolicy")
+	}
 	cfg, err := rc.RuntimeConfig(ctx, &runtimeapi.RuntimeConfigRequest{})
 	if err != nil || cfg.GetLinux().GetCgroupDriver() != runtimeapi.CgroupDriver_CGROUPFS {
 		t.Errorf("RuntimeConfig = %v, %v", cfg, err)

@@ -63,6 +63,9 @@ func (s *Server) runtimeHandlers() []*runtimeapi.RuntimeHandler {
 	return out
 }
 
+// runtimeFeatures advertises what the runtime implements for every handler. Supplemental
+// groups policies (Merge, Strict) and the effective user in ContainerStatus are implemented by
+// the runtime package.
 func (s *Server) runtimeFeatures() *runtimeapi.RuntimeFeatures {
-	return &runtimeapi.RuntimeFeatures{}
+	return &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}
 }
