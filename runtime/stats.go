@@ -21,6 +21,7 @@ type observer struct {
 	once   sync.Once
 	reader cgstats.Reader
 	rates  *cgstats.Rates
+	usage  usageCache // writable layer usage per container
 
 	ctx    context.Context // ends the exit watchers (Close)
 	cancel context.CancelFunc
@@ -90,7 +91,9 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 		}
 	}
 	if ru, ok := m.rootfs.(RootfsUsage); ok {
-		b, n, err := ru.RootfsUsage(id)
+		b, n, err := m.obs.usage.get(id, m.cfg.WritableLayerUsageTTL.D(), func() (uint64, uint64, error) {
+			return ru.RootfsUsage(id)
+		})
 		if err == nil {
 			out.WritableLayerBytes, out.WritableLayerInodes, out.WritableLayerValid = b, n, true
 		}
