@@ -33,7 +33,7 @@ type observer struct {
 
 func (o *observer) init() {
 	o.once.Do(func() {
-		o.reader = cgstats.New()
+		o.reader = cgstats.New().KeepOpen() // forgotten when the container exits or goes
 		o.rates = cgstats.NewRates()
 		o.ctx, o.cancel = context.WithCancel(context.Background())
 	})
@@ -79,6 +79,9 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 	cg, running := m.cgroupPath(c), c.rec.Exit == nil && c.rec.Phase == phaseCreated
 	c.mu.Unlock()
 	out := Stats{Timestamp: time.Now()}
+	if !running {
+		m.obs.reader.Forget(cg)
+	}
 	if running {
 		s, err := m.obs.reader.Read(cg)
 		switch {
