@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"time"
+
+	"github.com/crishim/crishim/internal/config"
 )
 
 // Config is the [runtime] section of the daemon configuration.
@@ -31,6 +34,10 @@ type Config struct {
 	// MonitorMemoryLimit is the soft memory limit (GOMEMLIMIT syntax, e.g. "8MiB") of the
 	// per-pod monitor; "" leaves it unset.
 	MonitorMemoryLimit string `toml:"monitor_memory_limit"`
+	// WritableLayerUsageTTL is how long a container's measured writable layer usage is
+	// reported before it is measured again (in the background; containerd refreshes it every
+	// 10s too); 0 measures it on every stats request.
+	WritableLayerUsageTTL config.Duration `toml:"writable_layer_usage_ttl"`
 }
 
 // DefaultConfig returns the defaults used when the configuration file says nothing.
@@ -43,6 +50,7 @@ func DefaultConfig() Config {
 		ExecOutputLimit:       16 * 1024 * 1024,
 		MonitorGOGC:           50,
 		MonitorMemoryLimit:    "",
+		WritableLayerUsageTTL: config.Duration(10 * time.Second),
 	}
 }
 
@@ -68,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if m := c.MonitorMemoryLimit; m != "" && strings.ContainsAny(m, " \t") {
 		return fmt.Errorf("runtime.monitor_memory_limit %q: must be a GOMEMLIMIT value like 8MiB", m)
+	}
+	if c.WritableLayerUsageTTL < 0 {
+		return fmt.Errorf("runtime.writable_layer_usage_ttl %s: must not be negative", c.WritableLayerUsageTTL.D())
 	}
 	return nil
 }

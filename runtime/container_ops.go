@@ -222,6 +222,15 @@ func (m *Manager) StopPodContainers(ctx context.Context, podID string) error {
 	return errors.Join(errs...)
 }
 
+// PreparePod starts the pod's monitor ahead of its first container (RunPodSandbox does it
+// concurrently with the pod's network setup); RemovePodContainers stops it.
+func (m *Manager) PreparePod(ctx context.Context, podID string) error {
+	pm := m.podMonitor(podID)
+	pm.mu.Lock()
+	defer pm.mu.Unlock()
+	return m.ensureMonitor(ctx, pm)
+}
+
 // RemovePodContainers removes every container of the pod and stops the pod's monitor;
 // idempotent.
 func (m *Manager) RemovePodContainers(ctx context.Context, podID string) error {

@@ -99,6 +99,9 @@ func (m *Manager) get(id string) (*container, error) {
 
 // forget drops a removed container from the maps.
 func (m *Manager) forget(c *container) {
+	m.obs.usage.drop(c.id)
+	m.obs.init()
+	m.obs.reader.Forget(m.cgroupPath(c))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.ctrs, c.id)

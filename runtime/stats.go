@@ -21,6 +21,7 @@ type observer struct {
 	once   sync.Once
 	reader cgstats.Reader
 	rates  *cgstats.Rates
+	usage  usageCache // writable layer usage per container
 
 	ctx    context.Context // ends the exit watchers (Close)
 	cancel context.CancelFunc
@@ -32,7 +33,7 @@ type observer struct {
 
 func (o *observer) init() {
 	o.once.Do(func() {
-		o.reader = cgstats.New()
+		o.reader = cgstats.New().KeepOpen() // forgotten when the container exits or goes
 		o.rates = cgstats.NewRates()
 		o.ctx, o.cancel = context.WithCancel(context.Background())
 	})
@@ -78,6 +79,9 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 	cg, running := m.cgroupPath(c), c.rec.Exit == nil && c.rec.Phase == phaseCreated
 	c.mu.Unlock()
 	out := Stats{Timestamp: time.Now()}
+	if !running {
+		m.obs.reader.Forget(cg)
+	}
 	if running {
 		s, err := m.obs.reader.Read(cg)
 		switch {
@@ -90,7 +94,9 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 		}
 	}
 	if ru, ok := m.rootfs.(RootfsUsage); ok {
-		b, n, err := ru.RootfsUsage(id)
+		b, n, err := m.obs.usage.get(id, m.cfg.WritableLayerUsageTTL.D(), func() (uint64, uint64, error) {
+			return ru.RootfsUsage(id)
+		})
 		if err == nil {
 			out.WritableLayerBytes, out.WritableLayerInodes, out.WritableLayerValid = b, n, true
 		}

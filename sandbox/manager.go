@@ -30,6 +30,9 @@ type record struct {
 	InfraStart      uint64 `json:"infra_start,omitempty"`
 	OwnsCgroup      bool   `json:"owns_cgroup,omitempty"`
 	NetworkAttached bool   `json:"network_attached,omitempty"`
+	// RuntimePrepared says the container runtime may have been prepared for the pod
+	// (PodPreparer), so cleanup must have it release what it prepared.
+	RuntimePrepared bool `json:"runtime_prepared,omitempty"`
 	// cgroupDone says the cgroup step ran (so cleanup knows whether OwnsCgroup is final).
 	CgroupDone bool `json:"cgroup_done,omitempty"`
 }

@@ -177,8 +177,16 @@ func (m *Manager) createSteps(ctx context.Context, p *pod) error {
 	if err := os.MkdirAll(m.podRoot(rec.ID), 0o711); err != nil {
 		return err
 	}
-	if err := m.update(p, func(r *record) { r.OwnsCgroup = !cgroupExists(r.CgroupParent) }); err != nil {
+	pp := m.podPreparer()
+	if err := m.update(p, func(r *record) {
+		r.OwnsCgroup, r.RuntimePrepared = !cgroupExists(r.CgroupParent), pp != nil
+	}); err != nil {
 		return err
+	}
+	if pp != nil { // overlapped with the steps below; done before the pod is ready or destroyed
+		done := make(chan struct{})
+		go func() { m.preparePod(ctx, pp, rec.ID); close(done) }()
+		defer func() { <-done }()
 	}
 	if err := createCgroup(rec.CgroupParent, rec.Resources); err != nil {
 		return err
@@ -198,6 +206,24 @@ func (m *Manager) createSteps(ctx context.Context, p *pod) error {
 		return err
 	}
 	return m.setupNetwork(ctx, p)
+}
+
+// podPreparer returns the container runtime as a PodPreparer, or nil.
+func (m *Manager) podPreparer() PodPreparer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	pp, _ := m.ctrs.(PodPreparer)
+	return pp
+}
+
+// preparePod has the runtime get ready for the pod's containers while the pod is set up.
+// A failure only costs the time saved: the first CreateContainer tries again.
+func (m *Manager) preparePod(ctx context.Context, pp PodPreparer, id string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.cfg.RunTimeout.D())
+	defer cancel()
+	if err := pp.PreparePod(ctx, id); err != nil {
+		m.log.Warn("prepare the container runtime for the pod", "pod", id, "err", err)
+	}
 }
 
 // startNamespaces creates and pins the pod's namespaces: through the infra process when the

@@ -115,9 +115,27 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 	return m.destroy(ctx, p)
 }
 
+// releaseRuntime has the container runtime release what PreparePod prepared (RemovePod-
+// Containers is idempotent: after RemovePodSandbox removed the containers it is a no-op).
+func (m *Manager) releaseRuntime(ctx context.Context, p *pod) error {
+	m.mu.Lock()
+	prepared, ctrs := p.rec.RuntimePrepared, m.ctrs
+	m.mu.Unlock()
+	if !prepared || ctrs == nil {
+		return nil
+	}
+	if err := ctrs.RemovePodContainers(ctx, p.rec.ID); err != nil {
+		return fmt.Errorf("pod %s: release the container runtime: %w", p.rec.ID, err)
+	}
+	return nil
+}
+
 // destroy undoes everything the record says was (or may have been) done, then forgets the
 // pod. Every step tolerates having been done already.
 func (m *Manager) destroy(ctx context.Context, p *pod) error {
+	if err := m.releaseRuntime(ctx, p); err != nil {
+		return err
+	}
 	if err := m.teardownNetwork(ctx, p); err != nil {
 		return err
 	}

@@ -109,6 +109,14 @@ type Containers interface {
 	RemovePodContainers(ctx context.Context, podID string) error
 }
 
+// PodPreparer is implemented by a Containers that can get ready for a pod's containers
+// before the first one is created (the runtime starts the pod's monitor): RunPodSandbox
+// calls it concurrently with the pod's namespaces and network setup. RemovePodContainers
+// releases what it prepared.
+type PodPreparer interface {
+	PreparePod(ctx context.Context, podID string) error
+}
+
 // Network is what the sandbox package needs from the pod network (CNI).
 type Network interface {
 	// Setup attaches the pod's netns to the network and returns its IPs, primary first.

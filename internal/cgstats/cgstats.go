@@ -14,6 +14,7 @@ import (
 
 	"github.com/containerd/cgroups/v3"
 	"github.com/containerd/cgroups/v3/cgroup1"
+	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
 	"github.com/containerd/cgroups/v3/cgroup2"
 )
 
@@ -48,9 +49,11 @@ type Sample struct {
 
 // Reader reads cgroup figures; the zero value is not usable, see New.
 type Reader struct {
-	v2   bool
-	root string
-	v1   cgroup1.Hierarchy
+	v2    bool
+	root  string
+	v1    cgroup1.Hierarchy
+	lean  []cgroup1.Subsystem // the v1 controllers read
+	files *openFiles          // v1 files kept open between samples (KeepOpen), or nil
 }
 
 // New returns a Reader for this host's cgroup mode: cgroup2 when DefaultRoot is a unified
@@ -64,9 +67,28 @@ func New() Reader {
 
 // NewV1 returns a Reader of cgroup v1 hierarchies mounted as root/<controller>, through
 // containerd/cgroups' cgroup1 with lean controllers (see lean_v1.go).
-func NewV1(root string) Reader {
-	subs := []cgroup1.Subsystem{leanCPU{root}, newLeanMemory(root), leanPids{root}}
-	return Reader{root: root, v1: func() ([]cgroup1.Subsystem, error) { return subs, nil }}
+func NewV1(root string) Reader { return newV1(root, nil) }
+
+func newV1(root string, files *openFiles) Reader {
+	subs := []cgroup1.Subsystem{leanCPU{root, files}, newLeanMemory(root, files), leanPids{root, files}}
+	return Reader{root: root, lean: subs, files: files, v1: func() ([]cgroup1.Subsystem, error) { return subs, nil }}
+}
+
+// KeepOpen returns a reader that keeps the files of every cgroup it reads open until Forget
+// (cgroup v1; a v2 reader is returned unchanged): a sample is then one pread per file. The
+// caller must Forget each cgroup it stops reading.
+func (r Reader) KeepOpen() Reader {
+	if r.v2 {
+		return r
+	}
+	return newV1(r.root, &openFiles{})
+}
+
+// Forget closes the files KeepOpen keeps for the cgroup at path.
+func (r Reader) Forget(path string) {
+	if r.files != nil {
+		r.files.forget(path)
+	}
 }
 
 // NewV2 returns a Reader of a cgroup2 hierarchy mounted at root.
@@ -86,6 +108,9 @@ func (r Reader) Read(path string) (Sample, error) {
 
 func (r Reader) readV1(path string) (Sample, error) {
 	now := time.Now()
+	if r.files != nil {
+		return r.readV1Open(path, now)
+	}
 	cg, err := cgroup1.Load(cgroup1.StaticPath(path), cgroup1.WithHierarchy(r.v1))
 	if errors.Is(err, cgroup1.ErrCgroupDeleted) {
 		return Sample{}, fmt.Errorf("cgroup %s: %w", path, ErrNoCgroup)
@@ -97,6 +122,35 @@ func (r Reader) readV1(path string) (Sample, error) {
 	if err != nil {
 		return Sample{}, fmt.Errorf("read cgroup %s: %w", path, err)
 	}
+	return sampleV1(m, now), nil
+}
+
+// readV1Open reads through the kept-open files, controller after controller; a controller
+// whose cgroup directory is missing is skipped (as cgroup1.Load does), all missing is
+// ErrNoCgroup.
+func (r Reader) readV1Open(path string, now time.Time) (Sample, error) {
+	m := &v1.Metrics{CPU: &v1.CPUStat{Usage: &v1.CPUUsage{}}}
+	found := false
+	for _, c := range r.lean {
+		err := c.(interface {
+			Stat(string, *v1.Metrics) error
+		}).Stat(path, m)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return Sample{}, fmt.Errorf("read cgroup %s: %w", path, err)
+		default:
+			found = true
+		}
+	}
+	if !found {
+		r.files.forget(path)
+		return Sample{}, fmt.Errorf("cgroup %s: %w", path, ErrNoCgroup)
+	}
+	return sampleV1(m, now), nil
+}
+
+func sampleV1(m *v1.Metrics, now time.Time) Sample {
 	s := Sample{Timestamp: now}
 	if m.CPU != nil && m.CPU.Usage != nil {
 		s.CPUUsageNanos = m.CPU.Usage.Total
@@ -118,7 +172,7 @@ func (r Reader) readV1(path string) (Sample, error) {
 	if m.Pids != nil {
 		s.Pids = m.Pids.Current
 	}
-	return s, nil
+	return s
 }
 
 func (r Reader) readV2(path string) (Sample, error) {

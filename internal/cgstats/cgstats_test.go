@@ -137,3 +137,35 @@ func TestNanoCores(t *testing.T) {
 		t.Fatal("forgotten key must start over")
 	}
 }
+
+// TestKeepOpenRereadsAndForgets reads a fake v1 cgroup twice through kept-open files (the
+// second read sees the new content), then forgets it (files closed) and reads a missing one.
+func TestKeepOpenRereadsAndForgets(t *testing.T) {
+	root := t.TempDir()
+	const path = "/pod/ctr"
+	writeFiles(t, filepath.Join(root, "cpuacct", path), map[string]string{"cpuacct.usage": "100\n"})
+	writeFiles(t, filepath.Join(root, "memory", path), map[string]string{
+		"memory.stat": "total_rss 10\ntotal_inactive_file 1\n", "memory.usage_in_bytes": "50\n",
+		"memory.oom_control": "oom_kill 0\n",
+	})
+	writeFiles(t, filepath.Join(root, "pids", path), map[string]string{"pids.current": "1\n"})
+	r := NewV1(root).KeepOpen()
+	s, err := r.Read(path)
+	if err != nil || s.CPUUsageNanos != 100 || s.MemoryWorkingSet != 49 || s.Pids != 1 {
+		t.Fatalf("first read %+v, %v", s, err)
+	}
+	if n := len(r.files.m[path]); n != 5 {
+		t.Fatalf("%d files kept open, want 5", n)
+	}
+	writeFiles(t, filepath.Join(root, "cpuacct", path), map[string]string{"cpuacct.usage": "250\n"})
+	if s, err = r.Read(path); err != nil || s.CPUUsageNanos != 250 {
+		t.Fatalf("second read %+v, %v: want the new content", s, err)
+	}
+	r.Forget(path)
+	if len(r.files.m) != 0 {
+		t.Fatalf("files still kept after Forget: %v", r.files.m)
+	}
+	if _, err := r.Read("/pod/gone"); !errors.Is(err, ErrNoCgroup) {
+		t.Fatalf("missing cgroup: %v, want ErrNoCgroup", err)
+	}
+}

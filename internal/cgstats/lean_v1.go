@@ -1,13 +1,12 @@
 package cgstats
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"sync"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
 	v1 "github.com/containerd/cgroups/v3/cgroup1/stats"
@@ -19,12 +18,15 @@ import (
 // fill the same v1.Metrics, reading only the 6 files behind the figures we report.
 
 // leanCPU reads cpuacct.usage.
-type leanCPU struct{ root string }
+type leanCPU struct {
+	root  string
+	files *openFiles // nil: open each file on every read
+}
 
 func (c leanCPU) Name() cgroup1.Name   { return cgroup1.Cpuacct }
 func (c leanCPU) Path(p string) string { return filepath.Join(c.root, string(cgroup1.Cpuacct), p) }
 func (c leanCPU) Stat(p string, m *v1.Metrics) error {
-	v, err := readUint(filepath.Join(c.Path(p), "cpuacct.usage"))
+	v, err := c.files.readUint(c.Path, p, "cpuacct.usage")
 	m.CPU.Usage.Total = v
 	return err
 }
@@ -32,79 +34,108 @@ func (c leanCPU) Stat(p string, m *v1.Metrics) error {
 // leanMemory reads memory.stat, memory.usage_in_bytes, memory.memsw.usage_in_bytes (when
 // swap is accounted) and memory.oom_control.
 type leanMemory struct {
-	root string
-	swap bool
+	root  string
+	swap  bool
+	files *openFiles
 }
 
-func newLeanMemory(root string) leanMemory {
+func newLeanMemory(root string, files *openFiles) leanMemory {
 	_, err := os.Stat(filepath.Join(root, string(cgroup1.Memory), "memory.memsw.usage_in_bytes"))
-	return leanMemory{root: root, swap: err == nil}
+	return leanMemory{root: root, swap: err == nil, files: files}
 }
+
+// memoryStatKeys are the memory.stat keys read, in the order of their values in Stat.
+var memoryStatKeys = []string{"hierarchical_memory_limit", "total_rss", "total_inactive_file", "total_pgfault", "total_pgmajfault"}
+
+var oomKeys = []string{"oom_kill", "under_oom"}
 
 func (c leanMemory) Name() cgroup1.Name   { return cgroup1.Memory }
 func (c leanMemory) Path(p string) string { return filepath.Join(c.root, string(cgroup1.Memory), p) }
 func (c leanMemory) Stat(p string, m *v1.Metrics) error {
-	dir := c.Path(p)
-	kv, err := readKV(filepath.Join(dir, "memory.stat"))
-	if err != nil {
+	var kv [5]uint64
+	if err := c.files.readKV(c.Path, p, "memory.stat", memoryStatKeys, kv[:]); err != nil {
 		return err
 	}
 	mem := &v1.MemoryStat{
-		Usage: &v1.MemoryEntry{Limit: kv["hierarchical_memory_limit"]}, Swap: &v1.MemoryEntry{},
-		TotalRSS: kv["total_rss"], TotalInactiveFile: kv["total_inactive_file"],
-		TotalPgFault: kv["total_pgfault"], TotalPgMajFault: kv["total_pgmajfault"],
+		Usage: &v1.MemoryEntry{Limit: kv[0]}, Swap: &v1.MemoryEntry{},
+		TotalRSS: kv[1], TotalInactiveFile: kv[2], TotalPgFault: kv[3], TotalPgMajFault: kv[4],
 	}
 	m.Memory = mem
-	if mem.Usage.Usage, err = readUint(filepath.Join(dir, "memory.usage_in_bytes")); err != nil {
+	var err error
+	if mem.Usage.Usage, err = c.files.readUint(c.Path, p, "memory.usage_in_bytes"); err != nil {
 		return err
 	}
 	if c.swap {
-		if mem.Swap.Usage, err = readUint(filepath.Join(dir, "memory.memsw.usage_in_bytes")); err != nil {
+		if mem.Swap.Usage, err = c.files.readUint(c.Path, p, "memory.memsw.usage_in_bytes"); err != nil {
 			return err
 		}
 	}
-	oom, err := readKV(filepath.Join(dir, "memory.oom_control"))
-	m.MemoryOomControl = &v1.MemoryOomControl{OomKill: oom["oom_kill"], UnderOom: oom["under_oom"]}
+	var oom [2]uint64
+	err = c.files.readKV(c.Path, p, "memory.oom_control", oomKeys, oom[:])
+	m.MemoryOomControl = &v1.MemoryOomControl{OomKill: oom[0], UnderOom: oom[1]}
 	return err
 }
 
 // leanPids reads pids.current.
-type leanPids struct{ root string }
+type leanPids struct {
+	root  string
+	files *openFiles
+}
 
 func (c leanPids) Name() cgroup1.Name   { return cgroup1.Pids }
 func (c leanPids) Path(p string) string { return filepath.Join(c.root, string(cgroup1.Pids), p) }
 func (c leanPids) Stat(p string, m *v1.Metrics) error {
-	v, err := readUint(filepath.Join(c.Path(p), "pids.current"))
+	v, err := c.files.readUint(c.Path, p, "pids.current")
 	m.Pids = &v1.PidsStat{Current: v}
 	return err
 }
 
-func readUint(path string) (uint64, error) {
-	b, err := os.ReadFile(path)
+// readBufSize fits every file the lean controllers read (v1 memory.stat is ~1.5 KiB).
+const readBufSize = 8 << 10
+
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+
+// readUint reads a single-number file of cgroup cg in the directory dir(cg).
+func (o *openFiles) readUint(dir func(string) string, cg, name string) (uint64, error) {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	b, err := o.readFile(dir, cg, name, *bp)
 	if err != nil {
 		return 0, err
 	}
-	return strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	return strconv.ParseUint(string(bytes.TrimSpace(b)), 10, 64)
 }
 
-// readKV reads a flat-keyed cgroup file ("key value" lines).
-func readKV(path string) (map[string]uint64, error) {
-	b, err := os.ReadFile(path)
+// readKV reads a flat-keyed cgroup file ("key value" lines), storing the value of keys[i]
+// in vals[i] (keys absent stay 0).
+func (o *openFiles) readKV(dir func(string) string, cg, name string, keys []string, vals []uint64) error {
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	b, err := o.readFile(dir, cg, name, *bp)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make(map[string]uint64, 48)
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), " ")
+	for len(b) > 0 {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		k, v, ok := bytes.Cut(line, []byte{' '})
 		if !ok {
 			continue
 		}
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			return nil, errors.Join(errors.New(path+": "+k), err)
+		for i, want := range keys {
+			if string(k) != want {
+				continue
+			}
+			n, err := strconv.ParseUint(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("%s of cgroup %s: %s: %w", name, cg, want, err)
+			}
+			vals[i] = n
 		}
-		out[k] = n
 	}
-	return out, nil
+	return nil
 }
