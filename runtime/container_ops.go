@@ -19,10 +19,7 @@ func (m *Manager) Start(ctx context.Context, id string) error {
 	}
 	c.op.Lock()
 	defer c.op.Unlock()
-	c.mu.Lock()
-	c.refreshExit()
-	st := c.state()
-	c.mu.Unlock()
+	st := c.currentState()
 	if st != StateCreated {
 		return fmt.Errorf("container %q is %s, not CREATED: %w", id, st, errdefs.ErrFailedPrecondition)
 	}

@@ -48,10 +48,7 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r Resources) e
 	}
 	c.op.Lock()
 	defer c.op.Unlock()
-	c.mu.Lock()
-	c.refreshExit()
-	st := c.state()
-	c.mu.Unlock()
+	st := c.currentState()
 	if st != StateRunning && st != StateCreated {
 		return fmt.Errorf("container %q is %s: %w", id, st, errdefs.ErrFailedPrecondition)
 	}

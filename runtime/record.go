@@ -61,6 +61,14 @@ func (c *container) refreshExit() {
 	_ = c.save()
 }
 
+// currentState returns the container's state after picking up a recorded exit.
+func (c *container) currentState() State {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.refreshExit()
+	return c.state()
+}
+
 // setExit stores an exit (caller holds c.mu and saves).
 func (c *container) setExit(ex *exitRecord) {
 	c.rec.Exit = ex

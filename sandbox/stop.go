@@ -15,6 +15,12 @@ import (
 // nil for an unknown id. A failing network teardown is returned (the caller retries); the
 // pod stays NotReady and consistent.
 func (m *Manager) Stop(ctx context.Context, id string) error {
+	return m.withLivePod(id, func(p *pod) error { return m.stopLocked(ctx, p) })
+}
+
+// withLivePod runs fn on the pod with its operation lock held. An unknown or already
+// removed pod is not an error: Stop and Remove are idempotent.
+func (m *Manager) withLivePod(id string, fn func(p *pod) error) error {
 	p, err := m.lookup(id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return nil
@@ -27,7 +33,7 @@ func (m *Manager) Stop(ctx context.Context, id string) error {
 	if p.isRemoved() {
 		return nil
 	}
-	return m.stopLocked(ctx, p)
+	return fn(p)
 }
 
 func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
@@ -89,30 +95,20 @@ func (m *Manager) teardownNetwork(ctx context.Context, p *pod) error {
 // Remove stops the pod if needed, removes its containers, namespace pins, mounts, cgroup,
 // files and record. It is idempotent and returns nil for an unknown id.
 func (m *Manager) Remove(ctx context.Context, id string) error {
-	p, err := m.lookup(id)
-	if errors.Is(err, errdefs.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	p.op.Lock()
-	defer p.op.Unlock()
-	if p.isRemoved() {
-		return nil
-	}
-	if err := m.stopLocked(ctx, p); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	ctrs := m.ctrs
-	m.mu.Unlock()
-	if ctrs != nil {
-		if err := ctrs.RemovePodContainers(ctx, p.rec.ID); err != nil {
-			return fmt.Errorf("pod %s: remove containers: %w", p.rec.ID, err)
+	return m.withLivePod(id, func(p *pod) error {
+		if err := m.stopLocked(ctx, p); err != nil {
+			return err
 		}
-	}
-	return m.destroy(ctx, p)
+		m.mu.Lock()
+		ctrs := m.ctrs
+		m.mu.Unlock()
+		if ctrs != nil {
+			if err := ctrs.RemovePodContainers(ctx, p.rec.ID); err != nil {
+				return fmt.Errorf("pod %s: remove containers: %w", p.rec.ID, err)
+			}
+		}
+		return m.destroy(ctx, p)
+	})
 }
 
 // releaseRuntime has the container runtime release what PreparePod prepared (RemovePod-
