@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/runc/libcontainer/seccomp"
 )
 
 func execOut(t *testing.T, m *Manager, id string, cmd ...string) string {
@@ -30,6 +32,9 @@ func procStatusField(status, key string) string {
 
 func TestSecurityFeatures(t *testing.T) {
 	needRoot(t)
+	if !seccomp.Enabled {
+		t.Skip("built without -tags seccomp: seccomp profiles cannot be tested")
+	}
 	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
 	pod := newTestPod(t)
 	hostDir := t.TempDir()
