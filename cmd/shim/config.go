@@ -159,6 +159,20 @@ func describeTOMLError(err error) string {
 	return err.Error()
 }
 
+// asMap renders the configuration with its TOML key names (root_dir, cni.conf_dir, …), which
+// is how a verbose Status shows it: the names users write, not Go field names.
+func (c Config) asMap() (map[string]any, error) {
+	b, err := toml.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	if err := toml.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
 // MarshalDefault renders the complete default configuration as TOML.
 func MarshalDefault() ([]byte, error) {
 	var buf bytes.Buffer

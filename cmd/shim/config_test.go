@@ -71,3 +71,20 @@ func TestDefaultConfigRoundTrips(t *testing.T) {
 		t.Errorf("round trip changed the config:\n%s\nvs\n%s", got, want)
 	}
 }
+
+func TestConfigAsMapUsesTOMLNames(t *testing.T) {
+	m, err := DefaultConfig().asMap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["root_dir"] != "/var/lib/crishim" {
+		t.Errorf("root_dir = %v", m["root_dir"])
+	}
+	cni, ok := m["cni"].(map[string]any)
+	if !ok || cni["conf_dir"] != "/etc/cni/net.d" {
+		t.Errorf("cni section = %v", m["cni"])
+	}
+	if _, ok := m["RootDir"]; ok {
+		t.Error("Go field names leaked into the map")
+	}
+}

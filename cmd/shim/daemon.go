@@ -86,6 +86,10 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
+	cfgInfo, err := cfg.asMap()
+	if err != nil {
+		return err
+	}
 	srv := cri.NewServer(cri.Options{
 		Log:           log,
 		Network:       network,
@@ -96,7 +100,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		// Where images keeps container writable layers (images.Service.ContainerFsInfo).
 		WritableLayerMountpoint: filepath.Join(cfg.RootDir, "images", "rootfs"),
 		Version:                 buildVersion(),
-		Info:                    map[string]any{"config": cfg},
+		Info:                    map[string]any{"config": cfgInfo},
 	})
 	g := grpc.NewServer(
 		grpc.ChainUnaryInterceptor(cri.UnaryInterceptor(log, obs)),
