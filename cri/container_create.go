@@ -9,6 +9,7 @@ import (
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/crishim/crishim/internal/errdefs"
+	"github.com/crishim/crishim/runtime"
 	"github.com/crishim/crishim/sandbox"
 )
 
@@ -33,8 +34,11 @@ func (s *Server) CreateContainer(ctx context.Context, req *runtimeapi.CreateCont
 		return nil, fmt.Errorf("create container %q: pod sandbox %q is not ready: %w", req.GetConfig().GetMetadata().GetName(), pod.ID, errdefs.ErrFailedPrecondition)
 	}
 	exists := func(id string) bool { _, err := rt.Status(id); return err == nil }
-	id, err := s.creates.do(ctx, createKey(pod.ID, req.GetConfig().GetMetadata()), createHash(req), exists,
-		func(cctx context.Context) (string, error) { return s.createContainer(cctx, rt, pod, req.GetConfig()) })
+	hash := createHash(req)
+	id, err := s.creates.do(ctx, createKey(pod.ID, req.GetConfig().GetMetadata()), hash, exists,
+		func(cctx context.Context) (string, error) {
+			return s.createContainer(cctx, rt, pod, req.GetConfig(), hash)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +73,9 @@ func validName(field, name string) error {
 }
 
 // createContainer resolves the image, builds the spec and asks the runtime to create it.
-func (s *Server) createContainer(ctx context.Context, rt ContainerRuntime, pod sandbox.Sandbox, cfg *runtimeapi.ContainerConfig) (string, error) {
+// A name held by a container made from the same request (hash) is that container: the
+// retry of a create whose answer was lost in a daemon restart.
+func (s *Server) createContainer(ctx context.Context, rt ContainerRuntime, pod sandbox.Sandbox, cfg *runtimeapi.ContainerConfig, hash string) (string, error) {
 	ref := cfg.GetImage().GetImage()
 	img, err := s.resolveImage(ctx, ref)
 	if err != nil {
@@ -85,12 +91,32 @@ func (s *Server) createContainer(ctx context.Context, rt ContainerRuntime, pod s
 	if err != nil {
 		return "", fmt.Errorf("create container %q in pod %q: %w", cfg.GetMetadata().GetName(), pod.ID, err)
 	}
+	spec.RequestHash = hash
 	st, err := rt.Create(ctx, spec)
+	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		if id := sameRequestHolder(rt, spec); id != "" {
+			return id, nil
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("create container %q in pod %q: %w", cfg.GetMetadata().GetName(), pod.ID, err)
 	}
 	s.publishEvent(ctx, st.ID, pod.ID, evCreated)
 	return st.ID, nil
+}
+
+// sameRequestHolder returns the id of the container holding spec's name if it was created
+// from the same request, else "".
+func sameRequestHolder(rt ContainerRuntime, spec runtime.ContainerSpec) string {
+	if spec.RequestHash == "" {
+		return ""
+	}
+	for _, c := range rt.List() {
+		if c.PodID == spec.PodID && c.Name == spec.Name && c.Attempt == spec.Attempt && c.RequestHash == spec.RequestHash {
+			return c.ID
+		}
+	}
+	return ""
 }
 
 // resolveImage finds a local image; a missing one says "not found" in the words kubelet

@@ -55,3 +55,27 @@ func TestCreateContainerRetry(t *testing.T) {
 		t.Errorf("runtime saw %d creates and holds %d containers, want 2 (one refused) and 1", rt.creates, len(rt.List()))
 	}
 }
+
+// After a daemon restart (a fresh Server, so no memory of the create) the identical request
+// gets the container it made, recognised by the request hash persisted with it; a different
+// request for the same name still gets AlreadyExists.
+func TestCreateContainerRetryAfterRestart(t *testing.T) {
+	rc, rt := containerServer(t)
+	first, err := rc.CreateContainer(context.Background(), createReq("pod1", "c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(Options{Containers: rt, PodLookup: fakeSandboxes{"pod1": testPod()}, ImageResolver: testImages()})
+	rc2, _ := dialServer(t, srv)
+	again, err := rc2.CreateContainer(context.Background(), createReq("pod1", "c"))
+	if err != nil || again.ContainerId != first.ContainerId {
+		t.Fatalf("identical retry after restart: %v, %v; want %s", again, err, first.ContainerId)
+	}
+	other := createReq("pod1", "c")
+	other.Config.Command = []string{"different"}
+	_, err = rc2.CreateContainer(context.Background(), other)
+	wantCode(t, "different request after restart", err, codes.AlreadyExists, first.ContainerId)
+	if rt.creates != 3 || len(rt.List()) != 1 {
+		t.Errorf("runtime saw %d creates and holds %d containers, want 3 (two refused) and 1", rt.creates, len(rt.List()))
+	}
+}

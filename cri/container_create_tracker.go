@@ -54,7 +54,11 @@ func createKey(podID string, md *runtimeapi.ContainerMetadata) string {
 	return fmt.Sprintf("%s/%s/%d", podID, md.GetName(), md.GetAttempt())
 }
 
-func createHash(req *runtimeapi.CreateContainerRequest) string {
+func createHash(req *runtimeapi.CreateContainerRequest) string { return requestHash(req) }
+
+// requestHash is a digest of a request; it is persisted with the object the request made
+// (so a retry after a daemon restart is recognised) and "" when it cannot be computed.
+func requestHash(req proto.Message) string {
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
 	if err != nil {
 		return "" // never equal to another request's hash of "" below

@@ -55,7 +55,7 @@ func (f *fakeRuntime) Create(ctx context.Context, spec runtime.ContainerSpec) (r
 		Labels: maps.Clone(spec.Labels), Annotations: maps.Clone(spec.Annotations),
 		Image: spec.Image, State: runtime.StateCreated,
 		CreatedAt: time.Unix(1000+int64(f.nextID), 0), LogPath: spec.LogPath,
-		Mounts: spec.Mounts, Resources: spec.Resources, TTY: spec.TTY,
+		Mounts: spec.Mounts, Resources: spec.Resources, TTY: spec.TTY, RequestHash: spec.RequestHash,
 	}
 	f.ctrs[id] = st
 	f.specs[id] = spec

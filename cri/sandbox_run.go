@@ -21,6 +21,7 @@ func (s *Server) RunPodSandbox(ctx context.Context, req *runtimeapi.RunPodSandbo
 	if err != nil {
 		return nil, err
 	}
+	pc.RequestHash = requestHash(req) // a retry after a daemon restart gets the same pod
 	sb, err := s.opts.Sandboxes.Run(ctx, pc)
 	if err != nil {
 		return nil, err

@@ -100,6 +100,7 @@ func (c *container) status() Status {
 		State: c.state(), CreatedAt: c.rec.CreatedAt, StartedAt: c.rec.StartedAt,
 		LogPath: s.LogPath, User: c.rec.User, Resources: s.Resources,
 		Mounts: slices.Clone(s.Mounts), TTY: s.TTY, Stdin: s.Stdin, StdinOnce: s.StdinOnce,
+		RequestHash: s.RequestHash,
 	}
 	st.User.SupplementalGroups = slices.Clone(st.User.SupplementalGroups)
 	if e := c.rec.Exit; e != nil {

@@ -54,6 +54,11 @@ type ContainerSpec struct {
 
 	// Pod is what the container needs from its pod sandbox.
 	Pod PodSpec
+
+	// RequestHash identifies the request that created the container (set by the caller,
+	// persisted and reported in Status) so that a retry of the same request after a daemon
+	// restart can be recognised.
+	RequestHash string `json:",omitempty"`
 }
 
 // Image names the image of a container.

@@ -61,6 +61,8 @@ type Status struct {
 	Mounts []ContainerMount
 	// TTY / Stdin / StdinOnce as created.
 	TTY, Stdin, StdinOnce bool
+	// RequestHash is ContainerSpec.RequestHash as created.
+	RequestHash string
 }
 
 // TermSize is a terminal size for Exec and Attach with a TTY.

@@ -45,7 +45,11 @@ func (m *Manager) Run(ctx context.Context, c PodConfig) (Sandbox, error) {
 	f, ok := m.flights[key]
 	if !ok {
 		if holder := m.holderLocked(key); holder != "" {
+			h := copySandbox(m.pods[holder].rec.Sandbox)
 			m.mu.Unlock()
+			if c.RequestHash != "" && h.RequestHash == c.RequestHash && h.State == StateReady {
+				return h, nil // a retry (maybe after a restart) of the request that made it
+			}
 			return Sandbox{}, fmt.Errorf("pod sandbox name %q: reserved by pod %s: %w", key, holder, errdefs.ErrAlreadyExists)
 		}
 		f = &flight{done: make(chan struct{})}
@@ -107,7 +111,7 @@ func (m *Manager) newRecord(c *PodConfig) record {
 	root, state := m.podRoot(id), m.podState(id)
 	sb := Sandbox{
 		ID: id, Name: c.Name, Namespace: c.Namespace, UID: c.UID, Attempt: c.Attempt,
-		State: StateNotReady, CreatedAt: time.Now(),
+		RequestHash: c.RequestHash, State: StateNotReady, CreatedAt: time.Now(),
 		Labels: copyMap(c.Labels), Annotations: copyMap(c.Annotations),
 		RuntimeHandler: c.RuntimeHandler, Hostname: c.Hostname, LogDirectory: c.LogDirectory,
 		HostNetwork:  c.Namespaces.Network == NamespaceModeNode,

@@ -57,14 +57,16 @@ type IDMapping struct {
 // Sandbox is what Get and List return: a copy of a pod's record, safe to read.
 type Sandbox struct {
 	ID, Name, Namespace, UID string
-	Attempt                  uint32
-	State                    State
-	CreatedAt                time.Time
-	Labels, Annotations      map[string]string
-	RuntimeHandler           string
-	Hostname, LogDirectory   string
-	HostNetwork, HostIPC     bool
-	HostPID                  bool
+	// RequestHash is PodConfig.RequestHash as created ("" = unknown).
+	RequestHash            string `json:",omitempty"`
+	Attempt                uint32
+	State                  State
+	CreatedAt              time.Time
+	Labels, Annotations    map[string]string
+	RuntimeHandler         string
+	Hostname, LogDirectory string
+	HostNetwork, HostIPC   bool
+	HostPID                bool
 	// NetNSPath, IPCNSPath and UTSNSPath are the pinned namespace files; "" when the pod uses
 	// the host's namespace.
 	NetNSPath, IPCNSPath, UTSNSPath string
@@ -191,4 +193,7 @@ type PodConfig struct {
 	Namespaces           NamespaceOptions
 	Security             SecurityContext
 	Overhead, Resources  *Resources
+	// RequestHash identifies the request (set by the caller); a Run whose name is held by a
+	// pod created from the same request (a retry, even after a daemon restart) gets that pod.
+	RequestHash string
 }

@@ -110,9 +110,10 @@ func churnOne(ctx context.Context, e *daemonEnv, n int64) *cutOp {
 	return nil
 }
 
-// retryCut retries, as kubelet would, the request the kill cut. It must succeed, or — when the
-// killed daemon had finished it — get AlreadyExists naming a holder that is listed (kubelet
-// then sees it, and a removal frees the name): a name is never reserved for good.
+// retryCut retries, as kubelet would, the request the kill cut. It must succeed (an identical
+// RunPodSandbox or CreateContainer the killed daemon had finished gets the holder's id), or
+// for the other RPCs get AlreadyExists naming a holder that is listed (kubelet then sees it,
+// and a removal frees the name): a name is never reserved for good.
 func (e *daemonEnv) retryCut(t *testing.T, op *cutOp) {
 	if op == nil {
 		return
@@ -145,6 +146,11 @@ func (e *daemonEnv) retryCut(t *testing.T, op *cutOp) {
 	}
 	what := fmt.Sprintf("retry of %s for pod %s, cut by the kill (%v)", op.rpc, op.pod.Metadata.Name, describe(op.err))
 	err := retry()
+	if codeOf(err) == codes.AlreadyExists && (op.rpc == "CreateContainer" || op.rpc == "RunPodSandbox") {
+		// The request hash persisted with the object makes an identical retry get its id.
+		t.Errorf("%s: %v: an identical retry must get the holder's id", what, err)
+		return
+	}
 	if codeOf(err) == codes.AlreadyExists {
 		holder := holderID(err, op.podID)
 		if !e.listed(holder) {
