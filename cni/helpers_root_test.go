@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -211,14 +212,26 @@ func roundTrip(nsPath, addr string) error {
 	return inNetNS(nsPath, dial)
 }
 
-// freePort returns a TCP port free on the host right now.
+// freePort returns a TCP port free on the host right now, from 20000–29999: below the
+// kernel's ephemeral range (32768+), because a hostPort DNAT rule catches every connection to
+// that port on the host — including connections of other tests running at the same time that
+// were handed the same port by ":0".
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", ":0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		n, err := rand.Int(rand.Reader, big.NewInt(10000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := 20000 + int(n.Int64())
+		l, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000-29999")
+	return 0
 }
 
 // hostIP returns a global IPv4 address of the host outside the test network.
