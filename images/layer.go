@@ -74,11 +74,7 @@ func (s *Service) ensureLayer(ctx context.Context, j layerJob) error {
 // neither is kept if anything fails.
 func (s *Service) streamLayer(ctx context.Context, j layerJob) error {
 	dg := j.desc.Digest.String()
-	l, err := remote.Layer(j.repo.Digest(dg), remote.Reuse(j.p), remote.WithContext(ctx))
-	if err != nil {
-		return err
-	}
-	rc, err := l.Compressed()
+	rc, err := openBlob(ctx, j.p, j.repo, dg)
 	if err != nil {
 		return err
 	}
@@ -97,6 +93,15 @@ func (s *Service) streamLayer(ctx context.Context, j layerJob) error {
 	})
 }
 
+// openBlob opens the compressed stream of blob dg of repo through the puller p.
+func openBlob(ctx context.Context, p *remote.Puller, repo name.Repository, dg string) (io.ReadCloser, error) {
+	l, err := remote.Layer(repo.Digest(dg), remote.Reuse(p), remote.WithContext(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return l.Compressed()
+}
+
 // fetchBlob downloads a blob into the content store unless it is there, retrying transient
 // failures; concurrent fetches of one digest share a download.
 func (s *Service) fetchBlob(ctx context.Context, p *remote.Puller, repo name.Repository, d v1.Descriptor, prog *progress) error {
@@ -110,11 +115,7 @@ func (s *Service) fetchBlob(ctx context.Context, p *remote.Puller, repo name.Rep
 			return struct{}{}, nil
 		}
 		return struct{}{}, retry(ctx, func() error {
-			l, err := remote.Layer(repo.Digest(dg), remote.Reuse(p), remote.WithContext(ctx))
-			if err != nil {
-				return err
-			}
-			rc, err := l.Compressed()
+			rc, err := openBlob(ctx, p, repo, dg)
 			if err != nil {
 				return err
 			}

@@ -217,17 +217,23 @@ func report(err error) {
 	f.Close()
 }
 
-// HelperMain is the entry point of the hidden helper subcommand (default "pod-ns"): it is
-// started in new namespaces, prepares them, holds them until the daemon has pinned them
-// (end of file on fd 4), and exits. args are the arguments after the subcommand name. It
-// returns the process exit code.
-func HelperMain(args []string) int {
+// prepareReported parses the helper arguments, prepares the namespaces and reports the
+// outcome to the daemon on fd 3 (HelperMain and InfraMain both start this way).
+func prepareReported(args []string) error {
 	r, err := parseNSArgs(args)
 	if err == nil {
 		err = setupNamespaces(r)
 	}
 	report(err)
-	if err != nil {
+	return err
+}
+
+// HelperMain is the entry point of the hidden helper subcommand (default "pod-ns"): it is
+// started in new namespaces, prepares them, holds them until the daemon has pinned them
+// (end of file on fd 4), and exits. args are the arguments after the subcommand name. It
+// returns the process exit code.
+func HelperMain(args []string) int {
+	if prepareReported(args) != nil {
 		return 1
 	}
 	if f := os.NewFile(4, "release"); f != nil {
@@ -243,12 +249,7 @@ func HelperMain(args []string) int {
 func InfraMain(args []string) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGCHLD, unix.SIGHUP, unix.SIGPIPE)
-	r, err := parseNSArgs(args)
-	if err == nil {
-		err = setupNamespaces(r)
-	}
-	report(err)
-	if err != nil {
+	if prepareReported(args) != nil {
 		return 1
 	}
 	if f := os.NewFile(4, "release"); f != nil {

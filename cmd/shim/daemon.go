@@ -26,11 +26,7 @@ import (
 const gracefulStopTimeout = 10 * time.Second
 
 func runDaemon(ctx context.Context, configPath string, explicit bool) error {
-	cfg, err := LoadConfig(configPath, explicit)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg)
+	cfg, log, err := loadConfigAndLogger(configPath, explicit)
 	if err != nil {
 		return err
 	}
@@ -208,6 +204,17 @@ func lockRoot(root string) (func(), error) {
 		return nil, fmt.Errorf("lock %s: %w", root, err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// loadConfigAndLogger loads the configuration and builds the logger it asks for; every
+// subcommand that works on the daemon's store starts with it.
+func loadConfigAndLogger(configPath string, explicit bool) (Config, *slog.Logger, error) {
+	cfg, err := LoadConfig(configPath, explicit)
+	if err != nil {
+		return cfg, nil, err
+	}
+	log, err := newLogger(cfg)
+	return cfg, log, err
 }
 
 func newLogger(cfg Config) (*slog.Logger, error) {

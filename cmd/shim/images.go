@@ -32,11 +32,7 @@ func newImagesCommand(configPath *string) *cobra.Command {
 }
 
 func runImport(cmd *cobra.Command, configPath string, explicit bool, file string) error {
-	cfg, err := LoadConfig(configPath, explicit)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(cfg)
+	cfg, log, err := loadConfigAndLogger(configPath, explicit)
 	if err != nil {
 		return err
 	}

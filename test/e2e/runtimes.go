@@ -28,11 +28,18 @@ func StartShim(ctx context.Context, shimBin, dir, logPath string, cfg ShimConfig
 	if err := os.WriteFile(path, []byte(cfg.TOML()), 0o644); err != nil {
 		return nil, err
 	}
-	d, err := StartDaemon("shim", []string{shimBin, "daemon", "--config", path}, logPath, "crishim-e2e-"+RandomSuffix(4)+"-daemon")
+	return startAndWait(ctx, "shim", []string{shimBin, "daemon", "--config", path}, logPath,
+		"crishim-e2e-"+RandomSuffix(4)+"-daemon", cfg.Socket)
+}
+
+// startAndWait starts a daemon and waits until socket accepts connections; a daemon that
+// does not get there is stopped and its cgroup removed.
+func startAndWait(ctx context.Context, name string, argv []string, logPath, cgroup, socket string) (*Daemon, error) {
+	d, err := StartDaemon(name, argv, logPath, cgroup)
 	if err != nil {
 		return nil, err
 	}
-	if err := d.WaitSocket(ctx, cfg.Socket, 60*time.Second); err != nil {
+	if err := d.WaitSocket(ctx, socket, 60*time.Second); err != nil {
 		_ = d.Stop(10 * time.Second)
 		d.RemoveCgroup()
 		return nil, err
@@ -47,17 +54,8 @@ func StartContainerd(ctx context.Context, containerdBin, logPath string, cfg Con
 	if err != nil {
 		return nil, err
 	}
-	d, err := StartDaemon("containerd", []string{containerdBin, "--config", path, "--log-level", "info"}, logPath,
-		"crishim-e2e-"+RandomSuffix(4)+"-containerd")
-	if err != nil {
-		return nil, err
-	}
-	if err := d.WaitSocket(ctx, cfg.Socket, 60*time.Second); err != nil {
-		_ = d.Stop(10 * time.Second)
-		d.RemoveCgroup()
-		return nil, err
-	}
-	return d, nil
+	return startAndWait(ctx, "containerd", []string{containerdBin, "--config", path, "--log-level", "info"}, logPath,
+		"crishim-e2e-"+RandomSuffix(4)+"-containerd", cfg.Socket)
 }
 
 // DeleteLink deletes the network link name if it exists (e.g. a CNI bridge of ours).
