@@ -9,7 +9,7 @@ CONFIG   ?=
 SHELL    := /bin/bash
 export CGO_ENABLED = 1
 
-.PHONY: help deps build run test unit e2e lint bench clean
+.PHONY: help deps build kubelet run test unit e2e e2e-kubelet lint bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ build: ## build $(OUT)/shim and the per-pod monitor $(OUT)/crishim-monitor with 
 	$(GO) build -tags $(TAGS) -ldflags '$(LDFLAGS)' -o $(OUT)/shim ./cmd/shim
 	$(GO) build -tags $(TAGS) -o $(OUT)/crishim-monitor ./cmd/crishim-monitor
 
+kubelet: ## build the pinned kubelet (hack/tools/kubelet) into $(OUT)/kubelet; cached, rebuilt only when the pin changes
+	bash hack/build-kubelet.sh $(OUT)
+
 run: deps build ## install deps, build, run the daemon in the foreground (embedded defaults; CONFIG=file to override)
 	exec $(OUT)/shim daemon $(if $(CONFIG),--config $(CONFIG))
 
@@ -31,9 +34,13 @@ test: ## install deps, run unit + root integration tests, then the critest e2e
 unit: ## unit tests (and, as root, the integration tests next to the code)
 	$(GO) test -tags $(TAGS) -count=1 -p 2 -timeout 20m $$($(GO) list ./... | grep -v /test/e2e)
 
-e2e: build ## critest + daemon-level tests against the built daemon, fully offline
+e2e: build kubelet ## critest + daemon-level tests + the kubelet test against the built daemon, fully offline
 	@CRISHIM_E2E=1 bash hack/install-deps.sh
-	SHIM_BIN=$(CURDIR)/$(OUT)/shim $(GO) test -tags $(TAGS) -count=1 -timeout 60m -v ./test/e2e/ 2>&1 | tee $(OUT)/e2e.log; exit $${PIPESTATUS[0]}
+	SHIM_BIN=$(CURDIR)/$(OUT)/shim KUBELET_BIN=$(CURDIR)/$(OUT)/kubelet $(GO) test -tags $(TAGS) -count=1 -timeout 60m -v ./test/e2e/ 2>&1 | tee $(OUT)/e2e.log; exit $${PIPESTATUS[0]}
+
+e2e-kubelet: build kubelet ## only the kubelet test: a standalone kubelet runs static pods on the daemon
+	@CRISHIM_E2E=1 bash hack/install-deps.sh
+	SHIM_BIN=$(CURDIR)/$(OUT)/shim KUBELET_BIN=$(CURDIR)/$(OUT)/kubelet $(GO) test -tags $(TAGS) -count=1 -timeout 20m -v -run '^TestKubelet$$' ./test/e2e/ 2>&1 | tee $(OUT)/e2e-kubelet.log; exit $${PIPESTATUS[0]}
 
 bench: build ## crishim vs containerd side by side (installs containerd): table + JSON in $(OUT)/bench/
 	@CRISHIM_BENCH=1 bash hack/install-deps.sh
