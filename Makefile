@@ -27,7 +27,7 @@ kubelet: ## build the pinned kubelet (hack/tools/kubelet) into $(OUT)/kubelet; c
 run: deps build ## install deps, build, run the daemon in the foreground (embedded defaults; CONFIG=file to override)
 	exec $(OUT)/shim daemon $(if $(CONFIG),--config $(CONFIG))
 
-test: ## install deps, run unit + root integration tests, then the critest e2e
+test: ## install deps, run unit + root integration tests, then the e2e (critest, daemon-level, kubelet)
 	@CRISHIM_E2E=1 bash hack/install-deps.sh
 	$(MAKE) lint unit e2e
 
