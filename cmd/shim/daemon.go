@@ -26,6 +26,7 @@ import (
 const gracefulStopTimeout = 10 * time.Second
 
 func runDaemon(ctx context.Context, configPath string, explicit bool) error {
+	sd := newNotifier()
 	cfg, log, err := loadConfigAndLogger(configPath, explicit)
 	if err != nil {
 		return err
@@ -35,6 +36,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	logPreflight(log, cfg)
 	if err := checkSocketFree(cfg.Socket); err != nil {
 		return err
 	}
@@ -112,6 +114,10 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
 	log.Info("crishim serving", "socket", cfg.Socket, "version", buildVersion(), "root", cfg.RootDir, "state", cfg.StateDir)
+	// The listener is bound, so connections made from now on are served: tell systemd.
+	if err := sd.notify("READY=1\nSTATUS=serving " + cfg.Socket); err != nil {
+		log.Warn("cannot notify systemd", "err", err)
+	}
 
 	select {
 	case err := <-errc:
@@ -119,6 +125,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	case <-ctx.Done():
 	}
 	log.Info("stopping: containers keep running")
+	_ = sd.notify("STOPPING=1")
 	stopGRPC(g)
 	os.Remove(cfg.Socket)
 	return nil
