@@ -112,7 +112,7 @@ func controllersResult(have, disabled map[string]bool, fix, hugetlbFix string) R
 	}
 	if !have["hugetlb"] {
 		r.Status = Warn
-		r.Detail += "; hugetlb missing: hugepage limits the kubelet sends cannot be applied"
+		r.Detail += "; hugetlb missing: hugepage limits are not enforced (crishim drops them, as containerd does)"
 		r.Fix = hugetlbFix + " (optional: only pods that request hugepages need it)"
 		return r
 	}
