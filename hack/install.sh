@@ -152,7 +152,12 @@ $left"
 		rmdir "$confdir" 2>/dev/null || true
 		say "removed crishim's default network $confdir/10-crishim.conflist"
 	fi
-	rm -rf "/var/lib/cni/networks/$net"
+	# host-local keeps its leases in <cni.cache_dir>/networks (cache_dir defaults into root_dir).
+	local cache
+	cache=$(cfg cni.cache_dir)
+	if [[ $cache == /?* ]]; then
+		rm -rf "$cache/networks/$net"
+	fi
 	if ip link show "$bridge" >/dev/null 2>&1; then
 		ip link del "$bridge"
 		say "removed bridge $bridge"

@@ -46,8 +46,8 @@ func preflightParams(cfg Config) preflight.Params {
 
 // logPreflight logs the findings of `shim check` at daemon start: the daemon still starts,
 // since most failures only break some pods, and the log then says why they broke.
-func logPreflight(log *slog.Logger, cfg Config) {
-	for _, r := range preflight.Run(preflight.Real(), preflightParams(cfg)) {
+func logPreflight(log *slog.Logger, rs []preflight.Result) {
+	for _, r := range rs {
 		attrs := []any{"check", r.Name, "detail", r.Detail}
 		switch r.Status {
 		case preflight.OK:

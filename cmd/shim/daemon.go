@@ -20,6 +20,7 @@ import (
 	"github.com/crishim/crishim/cri"
 	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/internal/metrics"
+	"github.com/crishim/crishim/internal/preflight"
 )
 
 // gracefulStopTimeout bounds how long SIGTERM waits for in-flight RPCs before closing them.
@@ -36,7 +37,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
-	logPreflight(log, cfg)
+	logPreflight(log, preflight.Run(preflight.Real(), preflightParams(cfg)))
 	if err := checkSocketFree(cfg.Socket); err != nil {
 		return err
 	}

@@ -38,6 +38,7 @@ func newNode(t *testing.T) *node {
 		l: layout{prefix: filepath.Join(dir, "usr"), sysconfdir: filepath.Join(dir, "etc")}}
 	n.l.mustRun(t, "install")
 	conf := fmt.Sprintf(`root_dir = '%[1]s/root'
+log_level = 'debug'
 state_dir = '%[1]s/state'
 socket = '%[2]s'
 [runtime]
@@ -206,6 +207,12 @@ func TestInstalledDaemon(t *testing.T) {
 	}
 	n := newNode(t)
 	n.start()
+	// The daemon runs the preflight checks at start: one line per check (OK ones at debug).
+	for _, check := range []string{"overlayfs", `"cgroup mode"`, `"root_dir filesystem"`} {
+		if !strings.Contains(n.log(), "check="+check) {
+			t.Errorf("the daemon log has no preflight line for %s:\n%s", check, n.log())
+		}
+	}
 	pod := n.runPod()
 	n.stop()
 	held := n.mounts()
