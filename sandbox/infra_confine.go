@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	goruntime "runtime"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -29,10 +31,55 @@ func init() {
 // supplementary group, no capability in any set and no_new_privs. It never execs and only
 // reaps children and waits for signals, which need none of what it gave up.
 func confineInfra() error {
+	id := unprivilegedID() // reads /proc: before the root is emptied
 	if err := emptyRoot(); err != nil {
 		return fmt.Errorf("infra root: %w", err)
 	}
-	return dropPrivileges()
+	return dropPrivileges(id)
+}
+
+// unprivilegedID returns 65535 when both the uid and the gid map of the infra's user
+// namespace contain it (always outside user namespaces, and for kubelet's 65536-id ranges),
+// else the highest non-zero id both contain, else 0 (a namespace mapping only its root).
+func unprivilegedID() int {
+	return pickID(mappedIDs("/proc/self/uid_map"), mappedIDs("/proc/self/gid_map"))
+}
+
+func pickID(uids, gids [][2]int) int {
+	best := 0
+	for _, u := range uids {
+		for _, g := range gids {
+			lo, hi := max(u[0], g[0]), min(u[1], g[1]) // [lo, hi) mapped in both
+			if lo <= infraID && infraID < hi {
+				return infraID
+			}
+			if hi-1 > best && hi-1 > 0 && lo < hi {
+				best = hi - 1
+			}
+		}
+	}
+	return best
+}
+
+// mappedIDs parses an id map into [first, end) ranges of the namespace's own ids.
+func mappedIDs(file string) [][2]int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return [][2]int{{0, 1 << 31}}
+	}
+	var out [][2]int
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(l)
+		if len(f) != 3 {
+			continue
+		}
+		first, err1 := strconv.Atoi(f[0])
+		n, err2 := strconv.Atoi(f[2])
+		if err1 == nil && err2 == nil {
+			out = append(out, [2]int{first, first + n})
+		}
+	}
+	return out
 }
 
 func emptyRoot() error {
@@ -66,7 +113,7 @@ func emptyRoot() error {
 	return nil
 }
 
-func dropPrivileges() error {
+func dropPrivileges(id int) error {
 	// Bounding set and ambient set first: both need privilege to change.
 	for c := 0; c <= 63; c++ {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
@@ -81,16 +128,11 @@ func dropPrivileges() error {
 	if err := syscall.Setgroups(nil); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
 	}
-	id := infraID
-	if err := syscall.Setresgid(id, id, id); err == syscall.EINVAL {
-		id = 0 // a user namespace that does not map 65535: stay its root, without capabilities
-	} else if err != nil {
+	if err := syscall.Setresgid(id, id, id); err != nil {
 		return fmt.Errorf("setresgid %d: %w", id, err)
 	}
-	if id != 0 {
-		if err := syscall.Setresuid(id, id, id); err != nil {
-			return fmt.Errorf("setresuid %d: %w", id, err)
-		}
+	if err := syscall.Setresuid(id, id, id); err != nil {
+		return fmt.Errorf("setresuid %d: %w", id, err)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData // all zero: no effective, permitted or inheritable capability
