@@ -15,9 +15,10 @@ type Config struct {
 	MaxConcurrentDownloads int `toml:"max_concurrent_downloads" comment:"Parallel layer downloads per pull."`
 	// StallTimeout cancels a pull that has received no byte for this long.
 	StallTimeout config.Duration `toml:"stall_timeout" comment:"Cancel a pull that received nothing for this long."`
-	// Registries holds per-registry settings keyed by registry host ("registry.k8s.io",
-	// "docker.io").
-	Registries map[string]RegistryConfig `toml:"registries" comment:"Per registry host: mirrors = [\"http://127.0.0.1:5000\"] (tried in order, then the registry), insecure_skip_verify, username/password/identity_token."`
+	// Registries holds per-host settings keyed by registry or mirror host ("registry.k8s.io",
+	// "docker.io", "mirror.internal:5000"). Credentials belong to their host: a mirror's are
+	// configured under the mirror's own host.
+	Registries map[string]RegistryConfig `toml:"registries" comment:"Per registry or mirror host: mirrors = [\"http://127.0.0.1:5000\"] (tried in order, then the registry), insecure_skip_verify, username/password/identity_token (sent to this host only, never over plain HTTP; a mirror's go under its own host)."`
 }
 
 // RegistryConfig configures access to one registry host.
@@ -27,7 +28,8 @@ type RegistryConfig struct {
 	Mirrors []string `toml:"mirrors"`
 	// InsecureSkipVerify disables TLS certificate verification for the registry and mirrors.
 	InsecureSkipVerify bool `toml:"insecure_skip_verify"`
-	// Username is a static credential, used when a pull request carries none.
+	// Username is a static credential of this host, used when a pull request carries none
+	// (a mirror never gets the request's credentials, only the ones under its own host).
 	Username string `toml:"username"`
 	// Password goes with Username.
 	Password string `toml:"password"`
@@ -58,8 +60,13 @@ func (c Config) Validate() error {
 			return fmt.Errorf("images.registries: empty registry name: %w", errdefs.ErrInvalidArgument)
 		}
 		for _, m := range r.Mirrors {
-			if _, _, err := parseMirror(m); err != nil {
+			mhost, plain, err := parseMirror(m)
+			if err != nil {
 				return fmt.Errorf("images.registries.%q.mirrors: %w", host, err)
+			}
+			if plain && !configAuth(c.Registries[mhost]).empty() {
+				return fmt.Errorf("images.registries.%q.mirrors: %q is plain HTTP but images.registries.%q has credentials: credentials are never sent over plain HTTP, use https://: %w",
+					host, m, mhost, errdefs.ErrInvalidArgument)
 			}
 		}
 	}

@@ -46,6 +46,10 @@ func TestConfigInvalid(t *testing.T) {
 		"stall":      func(c *Config) { c.StallTimeout = 0 },
 		"ftp mirror": func(c *Config) { c.Registries["r"] = RegistryConfig{Mirrors: []string{"ftp://x"}} },
 		"path":       func(c *Config) { c.Registries["r"] = RegistryConfig{Mirrors: []string{"http://x/v2/prefix"}} },
+		"creds over http": func(c *Config) {
+			c.Registries["r"] = RegistryConfig{Mirrors: []string{"http://m:5000"}}
+			c.Registries["m:5000"] = RegistryConfig{Username: "u", Password: "p"}
+		},
 	} {
 		c := DefaultConfig()
 		mut(&c)

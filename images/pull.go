@@ -62,7 +62,7 @@ func (s *Service) pull(ctx context.Context, r reference.Ref, auth Auth) (img Ima
 		}
 		err = classify(r.String(), err)
 		s.log.Warn("pull attempt failed", "image", r.String(), "endpoint", ep.host, "err", err)
-		if errors.Is(err, errdefs.ErrResourceExhausted) {
+		if errors.Is(err, errdefs.ErrResourceExhausted) || errors.Is(err, errCredentialsOverHTTP) {
 			return Image{}, err
 		}
 		if rank(err) > rank(best) {
@@ -81,11 +81,11 @@ type pulled struct {
 }
 
 func (s *Service) pullFrom(ctx context.Context, ep endpoint, r reference.Ref, auth Auth, prog *progress) (Image, error) {
-	eref, err := r.OnRegistry(ep.host, ep.insecure)
+	eref, err := r.OnRegistry(ep.host, ep.plainHTTP)
 	if err != nil {
 		return Image{}, fmt.Errorf("image %q: %w: %v", r.String(), errdefs.ErrInvalidArgument, err)
 	}
-	p, err := s.puller(ctx, r, auth)
+	p, err := s.puller(ctx, r, ep, auth)
 	if err != nil {
 		return Image{}, err
 	}

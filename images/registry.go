@@ -11,7 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -22,9 +21,9 @@ import (
 
 // endpoint is one place an image can be pulled from: a mirror or the registry itself.
 type endpoint struct {
-	host     string
-	insecure bool // plain HTTP allowed
-	mirror   bool
+	host      string
+	plainHTTP bool // a mirror configured as http://: plain HTTP allowed to this host
+	mirror    bool
 }
 
 // endpoints lists the mirrors of the reference's registry in order, then the registry.
@@ -34,7 +33,7 @@ func (s *Service) endpoints(r reference.Ref) []endpoint {
 	for _, m := range rc.Mirrors {
 		host, plain, err := parseMirror(m)
 		if err == nil {
-			eps = append(eps, endpoint{host: host, insecure: plain, mirror: true})
+			eps = append(eps, endpoint{host: host, plainHTTP: plain, mirror: true})
 		}
 	}
 	host := r.Registry
@@ -54,10 +53,9 @@ func (s *Service) registryConfig(reg string) RegistryConfig {
 	return RegistryConfig{}
 }
 
-// transport returns a shared HTTP transport for a registry (TLS verification per config).
-func (s *Service) transport(reg string) http.RoundTripper {
-	skip := s.registryConfig(reg).InsecureSkipVerify
-	key := fmt.Sprint(skip)
+// transport returns a shared HTTP transport (TLS verification on or off).
+func (s *Service) transport(skipVerify bool) http.RoundTripper {
+	key := fmt.Sprint(skipVerify)
 	s.tmu.Lock()
 	defer s.tmu.Unlock()
 	if t, ok := s.transports[key]; ok {
@@ -66,29 +64,24 @@ func (s *Service) transport(reg string) http.RoundTripper {
 	t := remote.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 32
 	t.ResponseHeaderTimeout = 2 * time.Minute
-	if skip {
+	if skipVerify {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // configured by the operator
 	}
 	s.transports[key] = t
 	return t
 }
 
-// authenticator picks the request's credentials, else the registry's static ones.
-func (s *Service) authenticator(reg string, a Auth) authn.Authenticator {
-	if a.empty() {
-		rc := s.registryConfig(reg)
-		a = Auth{Username: rc.Username, Password: rc.Password, IdentityToken: rc.IdentityToken}
+func (s *Service) puller(ctx context.Context, r reference.Ref, ep endpoint, a Auth) (*remote.Puller, error) {
+	auth, err := s.endpointAuth(r, ep, a)
+	if err != nil {
+		return nil, err
 	}
-	if a.empty() {
-		return authn.Anonymous
-	}
-	return authn.FromConfig(authn.AuthConfig{Username: a.Username, Password: a.Password, Auth: a.Auth,
-		IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken})
-}
-
-func (s *Service) puller(ctx context.Context, r reference.Ref, a Auth) (*remote.Puller, error) {
-	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(s.transport(r.Registry)),
-		remote.WithAuth(s.authenticator(r.Registry, a)), remote.WithUserAgent("crishim"))
+	// The registry's insecure_skip_verify covers its mirrors (as documented); a mirror's own
+	// entry may also set it.
+	skip := s.registryConfig(r.Registry).InsecureSkipVerify || (ep.mirror && s.cfg.Registries[ep.host].InsecureSkipVerify)
+	t := plainHTTPGuard{base: s.transport(skip), endpoint: ep}
+	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(t),
+		remote.WithAuth(auth), remote.WithUserAgent("crishim"))
 }
 
 // classify turns a registry error into an error kind with the wording kubelet and users

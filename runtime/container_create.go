@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
+	"github.com/crishim/crishim/internal/fsutil"
 )
 
 // cleanups is a stack of undo functions run in reverse order when an operation fails.
@@ -89,7 +90,9 @@ func (m *Manager) Create(ctx context.Context, cs ContainerSpec) (_ Status, retEr
 			undo.run()
 		}
 	}()
-	if err := os.MkdirAll(c.dir, 0o711); err != nil {
+	// The container dir holds the rootfs and image volumes: no other host user may reach them
+	// (setuid binaries, planted files); a user-namespaced container's root passes through.
+	if err := fsutil.PrivateDir(c.dir, rootHostID(cs.Pod.GIDMappings)); err != nil {
 		return Status{}, err
 	}
 	if err := c.save(); err != nil {

@@ -39,6 +39,8 @@
 //     support; the overlay rootfs is then idmapped so the container's root owns it). Without
 //     UserNSPath each container gets its own user namespace, /sys is the
 //     host's (read-only bind) and /dev/mqueue is absent. Every parent of the runtime root dir
-//     must be searchable by others (0711), as for containerd.
+//     must be searchable by others (0711), as for containerd; each container's dir (rootfs,
+//     image volumes) is root:root 0700, or 0710 with the group of the host gid mapped to the
+//     container's gid 0, so other host users never reach a container's files.
 //   - Stats and UpdateResources work on running containers; Stats of a stopped one is zero.
 package runtime

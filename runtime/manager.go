@@ -65,7 +65,8 @@ func New(cfg Config, rootDir, stateDir string, rootfs Rootfs, log *slog.Logger) 
 		}
 	}
 	// The root of a user-namespaced container (an unprivileged host uid) must be able to
-	// reach its rootfs: the directories above it are searchable (not readable) by all.
+	// reach its rootfs: the directories above it are searchable (not readable) by all. Each
+	// container's own dir is the barrier for other users (fsutil.PrivateDir at Create).
 	for _, d := range []string{rootDir, m.ctrsDir()} {
 		if err := os.Chmod(d, 0o711); err != nil {
 			return nil, err

@@ -6,6 +6,8 @@ import (
 
 	"github.com/opencontainers/runc/libcontainer"
 	"golang.org/x/sys/unix"
+
+	"github.com/crishim/crishim/internal/fsutil"
 )
 
 // reload reads the records left by a previous daemon: half-created and half-removed
@@ -29,6 +31,10 @@ func (m *Manager) reload(ctx context.Context) error {
 		c.op.Lock()
 		switch c.rec.Phase {
 		case phaseCreated:
+			// Containers made by an older daemon had a dir searchable by all: close it.
+			if err := fsutil.PrivateDir(c.dir, rootHostID(c.rec.Spec.Pod.GIDMappings)); err != nil {
+				m.log.Warn("restrict container dir", "id", c.id, "err", err)
+			}
 			m.reconnect(ctx, c)
 		default:
 			m.log.Info("cleaning up interrupted container operation", "id", c.id, "phase", c.rec.Phase)

@@ -115,6 +115,16 @@ type IDMapping struct {
 	ContainerID, HostID, Size uint32
 }
 
+// rootHostID returns the host id that id 0 maps to, or -1 without a mapping of 0.
+func rootHostID(ms []IDMapping) int {
+	for _, m := range ms {
+		if m.ContainerID == 0 && m.Size > 0 {
+			return int(m.HostID)
+		}
+	}
+	return -1
+}
+
 // Device is a host device node made available in the container.
 type Device struct {
 	HostPath      string

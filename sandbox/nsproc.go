@@ -46,7 +46,8 @@ func (r nsRequest) cloneflags() uintptr {
 		f |= unix.CLONE_NEWUTS
 	}
 	if r.NewPID {
-		f |= unix.CLONE_NEWPID
+		// The infra also gets a mount namespace of its own, emptied by confineInfra.
+		f |= unix.CLONE_NEWPID | unix.CLONE_NEWNS
 	}
 	if r.UserPin != "" {
 		// With CLONE_NEWUSER in the same clone the kernel creates the user namespace first
@@ -218,11 +219,15 @@ func report(err error) {
 }
 
 // prepareReported parses the helper arguments, prepares the namespaces and reports the
-// outcome to the daemon on fd 3 (HelperMain and InfraMain both start this way).
-func prepareReported(args []string) error {
+// outcome to the daemon on fd 3 (HelperMain and InfraMain both start this way); then, when
+// set, runs before the report (the infra confines itself there).
+func prepareReported(args []string, then func() error) error {
 	r, err := parseNSArgs(args)
 	if err == nil {
 		err = setupNamespaces(r)
+	}
+	if err == nil && then != nil {
+		err = then()
 	}
 	report(err)
 	return err
@@ -233,7 +238,7 @@ func prepareReported(args []string) error {
 // (end of file on fd 4), and exits. args are the arguments after the subcommand name. It
 // returns the process exit code.
 func HelperMain(args []string) int {
-	if prepareReported(args) != nil {
+	if prepareReported(args, nil) != nil {
 		return 1
 	}
 	if f := os.NewFile(4, "release"); f != nil {
@@ -249,7 +254,7 @@ func HelperMain(args []string) int {
 func InfraMain(args []string) int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGCHLD, unix.SIGHUP, unix.SIGPIPE)
-	if prepareReported(args) != nil {
+	if prepareReported(args, confineInfra) != nil {
 		return 1
 	}
 	if f := os.NewFile(4, "release"); f != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crishim/crishim/internal/errdefs"
+	"github.com/crishim/crishim/internal/fsutil"
 )
 
 // flight is a Run in progress; retries of the same pod name wait on it and get its result.
@@ -199,6 +200,11 @@ func (m *Manager) createSteps(ctx context.Context, p *pod) error {
 		return err
 	}
 	if err := writePodFiles(&rec.Sandbox); err != nil {
+		return err
+	}
+	// The pod state dir holds the shm tmpfs (1777 inside) and the namespace pins: no other
+	// host user may reach them; a user-namespaced pod's root passes through.
+	if err := fsutil.PrivateDir(m.podState(rec.ID), rootHostID(rec.GIDMappings)); err != nil {
 		return err
 	}
 	if rec.ShmPath != "" {

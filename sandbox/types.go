@@ -54,6 +54,16 @@ type IDMapping struct {
 	ContainerID, HostID, Size uint32
 }
 
+// rootHostID returns the host id that id 0 maps to, or -1 without a mapping of 0.
+func rootHostID(ms []IDMapping) int {
+	for _, m := range ms {
+		if m.ContainerID == 0 && m.Size > 0 {
+			return int(m.HostID)
+		}
+	}
+	return -1
+}
+
 // Sandbox is what Get and List return: a copy of a pod's record, safe to read.
 type Sandbox struct {
 	ID, Name, Namespace, UID string

@@ -80,6 +80,7 @@ func TestRootUserNamespacePod(t *testing.T) {
 			t.Errorf("infra %s = %q, want %q", f, got, want)
 		}
 	}
+	checkInfraConfined(t, sb.InfraPID, "66535") // uid 65535 of the pod: host 1000+65535
 	inNS(t, sb.UTSNSPath, unix.CLONE_NEWUTS, func() {
 		var u unix.Utsname
 		unix.Uname(&u)

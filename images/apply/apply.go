@@ -301,8 +301,10 @@ func (a *applier) whiteout(dir, base string) error {
 		return nil // other aufs metadata (.wh..wh.plnk …): meaningless for overlay
 	}
 	target := strings.TrimPrefix(base, WhiteoutPrefix)
-	if target == "" || target == "." {
-		return fmt.Errorf("empty whiteout name: %w", errdefs.ErrInvalidArgument)
+	// ".wh..." would name the parent of its own directory (the layer root's parent at the
+	// top): a whiteout only ever hides an entry of the directory it sits in.
+	if target == "" || target == "." || target == ".." || strings.ContainsAny(target, "/\x00") {
+		return fmt.Errorf("whiteout %q names no entry of its directory: %w", base, errdefs.ErrInvalidArgument)
 	}
 	if err := a.prepareTarget(pfd, target, false); err != nil {
 		return err

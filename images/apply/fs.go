@@ -4,9 +4,9 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -106,9 +106,56 @@ func (a *applier) prepareTarget(pfd int, base string, isDir bool) error {
 		return unix.Unlinkat(pfd, base, 0)
 	}
 	a.invalidate()
-	// os.RemoveAll walks with openat(O_NOFOLLOW)/unlinkat below the magic link of pfd, so it
-	// stays inside the directory pfd resolved to.
-	return os.RemoveAll("/proc/self/fd/" + strconv.Itoa(pfd) + "/" + base)
+	return removeAllAt(pfd, base)
+}
+
+// removeAllAt removes name (a single component) from the directory pfd and, for a directory,
+// everything below it, with openat/unlinkat on directory fds only: no path is ever resolved
+// again, so neither a symlink nor ".." can take the removal outside pfd.
+func removeAllAt(pfd int, name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return fmt.Errorf("remove %q: not a single name: %w", name, unix.EINVAL)
+	}
+	err := unix.Unlinkat(pfd, name, 0)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.EISDIR && err != unix.EPERM {
+		return fmt.Errorf("remove %q: %w", name, err)
+	}
+	err = unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR)
+	if err == nil || err == unix.ENOENT {
+		return nil
+	}
+	if err != unix.ENOTEMPTY && err != unix.EEXIST {
+		return fmt.Errorf("remove directory %q: %w", name, err)
+	}
+	fd, err := unix.Openat(pfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open directory %q: %w", name, err)
+	}
+	dir := os.NewFile(uintptr(fd), name)
+	defer dir.Close()
+	// A read-only directory from the layer (0500) must still be emptied; it goes away anyway.
+	_ = unix.Fchmod(fd, 0o700)
+	for {
+		names, err := dir.Readdirnames(256)
+		for _, n := range names {
+			if rerr := removeAllAt(fd, n); rerr != nil {
+				return fmt.Errorf("%s/%w", name, rerr)
+			}
+		}
+		if err == io.EOF || (err == nil && len(names) == 0) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read directory %q: %w", name, err)
+		}
+	}
+	if err := unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR); err != nil && err != unix.ENOENT {
+		return fmt.Errorf("remove directory %q: %w", name, err)
+	}
+	return nil
 }
 
 // attrs sets ownership, mode and xattrs through an open fd (regular files and directories).
@@ -176,6 +223,9 @@ func (a *applier) restoreDirTimes() error {
 			dir, base = "", "."
 		}
 		pfd, err := a.open(dir)
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+			continue // a later entry removed or replaced the directory or a parent
+		}
 		if err != nil {
 			return fmt.Errorf("directory %q: %w", d.rel, err)
 		}
