@@ -87,7 +87,7 @@ func (s *Service) authenticator(reg string, a Auth) authn.Authenticator {
 }
 
 func (s *Service) puller(ctx context.Context, r reference.Ref, a Auth) (*remote.Puller, error) {
-	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(s.transport(r.Registry)),
+	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(manifestLimit{s.transport(r.Registry)}),
 		remote.WithAuth(s.authenticator(r.Registry, a)), remote.WithUserAgent("crishim"))
 }
 
