@@ -55,9 +55,13 @@ func TestCreateHostilePasswdRoot(t *testing.T) {
 		select {
 		case err = <-done:
 		case <-time.After(time.Minute): // a hang, not a speed: the fix answers at once
-			// Unblock the reader (a writer that closes at once) so the test can clean up.
-			if w, e := os.OpenFile(filepath.Join(layer, "etc/passwd"), os.O_WRONLY|unix.O_NONBLOCK, 0); e == nil {
-				w.Close()
+			// Unblock the reader (a writer that closes at once) so the test can clean up. The
+			// FIFO must be opened through the container's overlay: its lower inode is another pipe.
+			fifos, _ := filepath.Glob(filepath.Join(root, "containers", "*", "rootfs", "etc", "passwd"))
+			for _, p := range fifos {
+				if w, e := os.OpenFile(p, os.O_WRONLY|unix.O_NONBLOCK, 0); e == nil {
+					w.Close()
+				}
 			}
 			<-done
 			t.Fatalf("attempt %d: Create blocked on the FIFO", i)
