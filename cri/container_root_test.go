@@ -54,6 +54,7 @@ func busyboxRootfs(t *testing.T, dir string) {
 // rootEnv is a real sandbox and runtime manager behind a CRI server, with one ready pod.
 type rootEnv struct {
 	rc        runtimeapi.RuntimeServiceClient
+	srv       *Server
 	pod       sandbox.Sandbox
 	dir, logs string
 }
@@ -99,8 +100,9 @@ func newRootEnv(t *testing.T, mut ...func(*sandbox.PodConfig)) rootEnv {
 		removeTestCgroup(t, rcfg.CgroupParent)
 	})
 	imgs := fakeImages{"busybox": {ID: busyboxID, RepoTags: []string{"busybox:latest"}}}
-	rc, _ := dialServer(t, NewServer(Options{Containers: rtm, Sandboxes: sbm, ImageResolver: imgs}))
-	return rootEnv{rc: rc, pod: pod, dir: dir, logs: logs}
+	srv := NewServer(Options{Containers: rtm, Sandboxes: sbm, ImageResolver: imgs})
+	rc, _ := dialServer(t, srv)
+	return rootEnv{rc: rc, srv: srv, pod: pod, dir: dir, logs: logs}
 }
 
 // TestContainerLifecycleRoot runs a real pod and container through the CRI handlers:

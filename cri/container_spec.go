@@ -50,6 +50,9 @@ func (b specBuilder) build(cfg *runtimeapi.ContainerConfig) (runtime.ContainerSp
 	if spec.LogPath, err = logPath(b.pod.LogDirectory, cfg.GetLogPath()); err != nil {
 		return spec, err
 	}
+	if spec.LogPath != "" {
+		spec.LogDirectory = b.pod.LogDirectory
+	}
 	if spec.StopSignal, err = signalFromCRI(cfg.GetStopSignal()); err != nil {
 		return spec, err
 	}

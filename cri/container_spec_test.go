@@ -48,7 +48,7 @@ func TestBuildSpecBasics(t *testing.T) {
 		Image:   runtime.Image{Ref: "busybox:1.36", ID: busyboxID, Config: runtime.ImageConfig{Entrypoint: []string{"sh"}, StopSignal: "SIGQUIT"}},
 		Command: []string{"/bin/sh"}, Args: []string{"-c", "true"}, Env: []string{"A=1", "B=x=y"}, WorkingDir: "/work",
 		Mounts: []runtime.ContainerMount{}, Devices: []runtime.Device{},
-		TTY: true, Stdin: true, StdinOnce: true, LogPath: "/var/log/pods/p1/c/0.log",
+		TTY: true, Stdin: true, StdinOnce: true, LogPath: "/var/log/pods/p1/c/0.log", LogDirectory: "/var/log/pods/p1",
 		StopSignal: syscall.SIGUSR1,
 		Pod: runtime.PodSpec{
 			NetNSPath: "/run/crishim/ns/net-pod1", IPCNSPath: "/run/crishim/ns/ipc-pod1", UTSNSPath: "/run/crishim/ns/uts-pod1",

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -131,6 +132,40 @@ func TestStatusNetworkReason(t *testing.T) {
 	for _, c := range st.Status.Conditions {
 		if c.Type == runtimeapi.NetworkReady && (c.Status || c.Message != "no CNI config in /etc/cni/net.d") {
 			t.Errorf("NetworkReady = %+v", c)
+		}
+	}
+}
+
+// TestVerboseStatusRedactsSecrets: verbose Status prints the configuration without registry
+// passwords, identity tokens or anything else secret, at any depth, in maps and structs.
+func TestVerboseStatusRedactsSecrets(t *testing.T) {
+	type registry struct {
+		Username, Password, IdentityToken string
+		Mirrors                           []string
+	}
+	info := map[string]any{
+		"config": map[string]any{
+			"images": map[string]any{"registries": map[string]any{
+				"registry.test": map[string]any{"username": "alice", "password": "hunter2-secret", "identity_token": "tok-refresh-1"},
+				"other.test":    registry{Username: "bob", Password: "pw-in-struct", IdentityToken: "tok-in-struct", Mirrors: []string{"http://127.0.0.1:5000"}},
+			}},
+			"streaming": map[string]any{"tls_key_secret": "s3cr3t-key", "client_secret": "cs-1", "auth": "Basic dXNlcjpwYXNz", "list": []any{map[string]any{"token": "tok-in-list"}}},
+		},
+	}
+	rc, _ := dialServer(t, NewServer(Options{Info: info}))
+	st, err := rc.Status(context.Background(), &runtimeapi.StatusRequest{Verbose: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := st.GetInfo()["config"]
+	for _, secret := range []string{"hunter2-secret", "tok-refresh-1", "pw-in-struct", "tok-in-struct", "s3cr3t-key", "cs-1", "dXNlcjpwYXNz", "tok-in-list"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("verbose Status shows %q: %s", secret, out)
+		}
+	}
+	for _, kept := range []string{"alice", "bob", "http://127.0.0.1:5000", "password", "identity_token"} {
+		if !strings.Contains(out, kept) {
+			t.Errorf("verbose Status lost %q: %s", kept, out)
 		}
 	}
 }

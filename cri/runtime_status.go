@@ -3,6 +3,7 @@ package cri
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
@@ -19,7 +20,7 @@ func (s *Server) Status(ctx context.Context, req *runtimeapi.StatusRequest) (*ru
 	if req.GetVerbose() {
 		resp.Info = map[string]string{}
 		for k, v := range s.opts.Info {
-			b, err := json.Marshal(v)
+			b, err := redactedJSON(v)
 			if err != nil {
 				return nil, err
 			}
@@ -68,4 +69,40 @@ func (s *Server) runtimeHandlers() []*runtimeapi.RuntimeHandler {
 // the runtime package.
 func (s *Server) runtimeFeatures() *runtimeapi.RuntimeFeatures {
 	return &runtimeapi.RuntimeFeatures{SupplementalGroupsPolicy: true}
+}
+
+// secretKey matches configuration keys whose values are credentials (registry password and
+// identity_token, tokens, secrets, auth headers), in snake_case or Go field names.
+var secretKey = regexp.MustCompile(`(?i)(passw|secret|token|credential|^auth$|_auth$|^auth_|privatekey|private_key)`)
+
+// redactedJSON renders v as JSON with every secret value replaced by "<redacted>": verbose
+// Status is readable by anyone who may talk to the socket and ends up in bug reports.
+func redactedJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var tree any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		return nil, err
+	}
+	return json.Marshal(redact(tree))
+}
+
+func redact(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			if secretKey.MatchString(k) && e != nil && e != "" {
+				t[k] = "<redacted>"
+				continue
+			}
+			t[k] = redact(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = redact(e)
+		}
+	}
+	return v
 }

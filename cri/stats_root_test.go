@@ -60,7 +60,7 @@ func TestPodLifecycleStatsEventsRoot(t *testing.T) {
 		}
 		subs = append(subs, st)
 	}
-	time.Sleep(100 * time.Millisecond) // let both streams register before the first event
+	waitFor(t, func() bool { return e.srv.events.subscribers() == 2 }) // both registered before the first event
 	pr, err := rc.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: &runtimeapi.PodSandboxConfig{
 		Metadata: &runtimeapi.PodSandboxMetadata{Name: "stats", Uid: "u-stats", Namespace: "ns"}, Hostname: "stats",
 		LogDirectory: filepath.Join(e.dir, "logs2"),
@@ -138,7 +138,8 @@ func TestPodLifecycleStatsEventsRoot(t *testing.T) {
 func checkStats(t *testing.T, rc runtimeapi.RuntimeServiceClient, pod, burn string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := rc.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: burn}); err != nil {
+	r0, err := rc.ContainerStats(ctx, &runtimeapi.ContainerStatsRequest{ContainerId: burn})
+	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
@@ -147,7 +148,10 @@ func checkStats(t *testing.T, rc runtimeapi.RuntimeServiceClient, pod, burn stri
 		t.Fatal(err)
 	}
 	s := r.Stats
-	if s.Cpu.UsageNanoCores.GetValue() < 2e8 || s.Memory.WorkingSetBytes.GetValue() < 16<<20 || s.Memory.RssBytes.GetValue() < 16<<20 {
+	// The burner uses CPU, but how much depends on how busy the machine is: assert that it
+	// runs (usage grows, a rate is reported), never a speed.
+	if s.Cpu.UsageNanoCores.GetValue() == 0 || s.Cpu.UsageCoreNanoSeconds.GetValue() <= r0.Stats.Cpu.UsageCoreNanoSeconds.GetValue() ||
+		s.Memory.WorkingSetBytes.GetValue() < 16<<20 || s.Memory.RssBytes.GetValue() < 16<<20 {
 		t.Errorf("burner stats: cpu %v memory %v", s.Cpu, s.Memory)
 	}
 	p, err := rc.PodSandboxStats(ctx, &runtimeapi.PodSandboxStatsRequest{PodSandboxId: pod})

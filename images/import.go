@@ -148,8 +148,9 @@ func (s *Service) importFiles(ctx context.Context, r io.Reader) (map[string]stri
 	return files, nil
 }
 
+// readJSON decodes a manifest-like blob (manifest.json, index.json, an index or manifest).
 func (s *Service) readJSON(d string, v any) error {
-	b, err := s.content.ReadAll(d)
+	b, err := s.content.ReadAll(d, maxManifestSize)
 	if err != nil {
 		return err
 	}
@@ -199,7 +200,7 @@ func (s *Service) dockerArchive(files map[string]string, manifest string) ([]*re
 
 // importRecord builds a record from a config blob and layer blobs already in the store.
 func (s *Service) importRecord(cfg string, layers []string) (*record, error) {
-	b, err := s.content.ReadAll(cfg)
+	b, err := s.content.ReadAll(cfg, maxConfigSize)
 	if err != nil {
 		return nil, err
 	}

@@ -95,10 +95,13 @@ func (s *Service) pullFrom(ctx context.Context, ep endpoint, r reference.Ref, au
 	}
 	m := pm.manifest
 	repo := eref.Context()
+	if m.Config.Size > maxConfigSize {
+		return Image{}, fmt.Errorf("image config %s: %d bytes, more than the %d allowed: %w", m.Config.Digest, m.Config.Size, maxConfigSize, errdefs.ErrInvalidArgument)
+	}
 	if err := s.fetchBlob(ctx, p, repo, m.Config, prog); err != nil {
 		return Image{}, err
 	}
-	cfgBytes, err := s.content.ReadAll(m.Config.Digest.String())
+	cfgBytes, err := s.content.ReadAll(m.Config.Digest.String(), maxConfigSize)
 	if err != nil {
 		return Image{}, err
 	}
@@ -151,6 +154,9 @@ func (s *Service) resolveManifest(ctx context.Context, p *remote.Puller, eref na
 	}
 	pm := &pulled{top: desc.Digest.String()}
 	for depth := 0; ; depth++ {
+		if len(desc.Manifest) > maxManifestSize {
+			return nil, fmt.Errorf("manifest %s: %d bytes, more than the %d allowed: %w", desc.Digest, len(desc.Manifest), maxManifestSize, errdefs.ErrInvalidArgument)
+		}
 		pm.manifests = append(pm.manifests, desc.Manifest)
 		pm.digests = append(pm.digests, desc.Digest.String())
 		switch {

@@ -80,7 +80,7 @@ func (s *Service) puller(ctx context.Context, r reference.Ref, ep endpoint, a Au
 	// entry may also set it.
 	skip := s.registryConfig(r.Registry).InsecureSkipVerify || (ep.mirror && s.cfg.Registries[ep.host].InsecureSkipVerify)
 	t := plainHTTPGuard{base: s.transport(skip), endpoint: ep}
-	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(t),
+	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(manifestLimit{t}),
 		remote.WithAuth(auth), remote.WithUserAgent("crishim"))
 }
 

@@ -51,6 +51,8 @@ func validateSpec(cs ContainerSpec) error {
 		return bad("image id", "is empty")
 	case cs.LogPath != "" && !path.IsAbs(cs.LogPath):
 		return bad("log path", "must be absolute")
+	case cs.LogDirectory != "" && (!path.IsAbs(cs.LogDirectory) || !strings.HasPrefix(path.Clean(cs.LogPath), path.Clean(cs.LogDirectory)+"/")):
+		return bad("log path", fmt.Sprintf("%q must lie under the log directory %q", cs.LogPath, cs.LogDirectory))
 	case cs.ID != "" && (len(cs.ID) > 128 || strings.ContainsAny(cs.ID, "/.\x00 ")):
 		return bad("id", "is invalid")
 	}

@@ -80,7 +80,7 @@ func (m *Manager) monitorCreate(ctx context.Context, c *container, undo *cleanup
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), monitorOpTimeout)
 	defer cancel()
 	resp, err := callMonitor(cctx, pm.sock, monRequest{
-		Op: opCreate, ID: c.id, Bundle: c.dir, LogPath: cs.LogPath,
+		Op: opCreate, ID: c.id, Bundle: c.dir, LogPath: cs.LogPath, LogDir: cs.LogDirectory,
 		LineMax: m.cfg.LogLineMaxBytes, Stdin: cs.Stdin,
 	})
 	if err != nil {

@@ -111,8 +111,11 @@ func TestExecSyncLeaks(t *testing.T) {
 	if timeouts != total/10 || oks != total-total/10 {
 		t.Fatalf("ok %d, timed out %d", oks, timeouts)
 	}
-	time.Sleep(100 * time.Millisecond) // let finished goroutines exit
-	f, k, g, c, z := countFDs(), countChildren(), goruntime.NumGoroutine(), pidNSMembers(t, st.Pid), zombieChildren()
+	var f, k, g, c, z int
+	eventually(t, "execs leave nothing behind", func() bool { // finished goroutines exit in their own time
+		f, k, g, c, z = countFDs(), countChildren(), goruntime.NumGoroutine(), pidNSMembers(t, st.Pid), zombieChildren()
+		return f <= fds && k <= kids && g <= gor && c <= inCtr && z == 0
+	})
 	t.Logf("fds %d→%d children %d→%d goroutines %d→%d container processes %d→%d zombies %d", fds, f, kids, k, gor, g, inCtr, c, z)
 	if f > fds || k > kids || g > gor || c > inCtr || z > 0 {
 		t.Fatalf("leak: fds %d→%d children %d→%d goroutines %d→%d container processes %d→%d zombies %d",

@@ -303,3 +303,16 @@ func pidAlive(pid int) bool {
 func isKind(err, kind error) bool { return errors.Is(err, kind) }
 
 var _ = errdefs.ErrNotFound
+
+// eventually polls cond until it holds; the budget only catches a hang (the machine may be
+// busy: tests never assert a speed).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after 30s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -3,11 +3,17 @@ package runtime
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/crishim/crishim/internal/errdefs"
 )
 
 // CRI log stream names and tags.
@@ -22,19 +28,21 @@ const (
 // streams into one file; each line is a single write, so lines never interleave.
 type logFile struct {
 	mu   sync.Mutex
+	dir  string // the pod's log directory path must stay under
 	path string
 	f    io.WriteCloser // nil = discard
 	now  func() time.Time
 	buf  []byte
 }
 
-// openLogFile opens (appends to) path; "" discards everything.
-func openLogFile(path string) (*logFile, error) {
-	l := &logFile{path: path, now: time.Now}
+// openLogFile opens (appends to) path, which must lie under dir, the pod's log directory
+// ("" = path's own directory); path "" discards everything. See openBeneath.
+func openLogFile(dir, path string) (*logFile, error) {
+	l := &logFile{dir: dir, path: path, now: time.Now}
 	if path == "" {
 		return l, nil
 	}
-	f, err := openAppend(path)
+	f, err := openBeneath(dir, path)
 	if err != nil {
 		return nil, err
 	}
@@ -42,11 +50,61 @@ func openLogFile(path string) (*logFile, error) {
 	return l, nil
 }
 
-func openAppend(path string) (*os.File, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// beneath resolves a path inside the directory fd it starts from: no symlink, no "..", no
+// jump to an absolute path or another mount's magic link.
+var beneath = unix.OpenHow{Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+
+// openBeneath opens path for appending, creating it (0640) and its missing directories (0755)
+// below dir. The log directory is the kubelet's; everything below it may have been made by
+// someone else (a container with the directory mounted): every component is created and
+// opened relative to the previous one and never through a symlink, and the file must be a
+// regular file, so a planted symlink or FIFO makes the open fail instead of writing elsewhere
+// or blocking.
+func openBeneath(dir, path string) (*os.File, error) {
+	if dir == "" {
+		dir = filepath.Dir(path)
+	}
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		return nil, fmt.Errorf("log path %q is not below the log directory %q: %w", path, dir, errdefs.ErrInvalidArgument)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	parts := strings.Split(rel, "/")
+	for _, p := range parts[:len(parts)-1] {
+		if err := unix.Mkdirat(fd, p, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			unix.Close(fd)
+			return nil, &os.PathError{Op: "mkdir", Path: path, Err: err}
+		}
+		h := beneath
+		h.Flags = unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC
+		next, err := unix.Openat2(fd, p, &h)
+		unix.Close(fd)
+		if err != nil {
+			return nil, fmt.Errorf("log path %q: directory %q: %w: %w", path, p, errdefs.ErrInvalidArgument, err)
+		}
+		fd = next
+	}
+	defer unix.Close(fd)
+	h := beneath
+	// O_NONBLOCK: a FIFO planted at the path must not block the open (regular files ignore it).
+	h.Flags = unix.O_WRONLY | unix.O_APPEND | unix.O_CREAT | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+	h.Mode = 0o640
+	ffd, err := unix.Openat2(fd, parts[len(parts)-1], &h)
+	if err != nil {
+		return nil, fmt.Errorf("log path %q: %w: %w", path, errdefs.ErrInvalidArgument, err)
+	}
+	f := os.NewFile(uintptr(ffd), path)
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("log path %q is not a regular file: %w", path, errdefs.ErrInvalidArgument)
+	}
+	return f, nil
 }
 
 // reopen opens the log path again (after rotation) and closes the old file; lines written
@@ -55,9 +113,9 @@ func (l *logFile) reopen() error {
 	if l.path == "" {
 		return nil
 	}
-	f, err := openAppend(l.path)
+	f, err := openBeneath(l.dir, l.path)
 	if err != nil {
-		return err
+		return err // keep writing to the old file
 	}
 	l.mu.Lock()
 	old := l.f

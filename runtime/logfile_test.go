@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,7 +71,7 @@ func TestLogStreamsDoNotInterleave(t *testing.T) {
 
 func TestLogReopen(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "sub", "c.log")
-	l, err := openLogFile(p)
+	l, err := openLogFile(filepath.Dir(filepath.Dir(p)), p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,4 +102,73 @@ func TestCappedBuffer(t *testing.T) {
 	if string(c.b) != "abcdabcdab" {
 		t.Fatalf("kept %q", c.b)
 	}
+}
+
+// TestLogNeverLeavesLogDir: a symlink planted at the log path or in its directories, a FIFO at
+// the log path, or a path outside the pod's log directory never makes the runtime write
+// elsewhere, at create and at reopen.
+func TestLogNeverLeavesLogDir(t *testing.T) {
+	outside := t.TempDir()
+	victim := filepath.Join(outside, "victim")
+	if err := os.WriteFile(victim, []byte("host file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, plant := range map[string]func(dir string) string{
+		"symlink at the log path": func(dir string) string {
+			_ = os.MkdirAll(filepath.Join(dir, "c"), 0o755)
+			_ = os.Symlink(victim, filepath.Join(dir, "c", "0.log"))
+			return filepath.Join(dir, "c", "0.log")
+		},
+		"symlink in the path": func(dir string) string {
+			_ = os.Symlink(outside, filepath.Join(dir, "c"))
+			return filepath.Join(dir, "c", "victim")
+		},
+		"fifo at the log path": func(dir string) string {
+			_ = syscall.Mkfifo(filepath.Join(dir, "0.log"), 0o644)
+			return filepath.Join(dir, "0.log")
+		},
+		"outside the log dir": func(dir string) string { return victim },
+		"dot-dot":             func(dir string) string { return dir + "/c/../../escaped.log" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := plant(dir)
+			if l, err := openLogFile(dir, p); err == nil {
+				l.writeLine(streamStdout, tagFull, []byte("escaped"))
+				l.close()
+				t.Fatalf("opened %s", p)
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "host file\n" {
+				t.Fatalf("host file now %q", b)
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "escaped.log")); err == nil {
+				t.Fatal("wrote above the log directory")
+			}
+		})
+	}
+	t.Run("reopen after a symlink swap", func(t *testing.T) {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "c", "0.log")
+		l, err := openLogFile(dir, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.close()
+		if err := os.Rename(p, p+".1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(victim, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.reopen(); err == nil {
+			t.Fatal("reopen followed a symlink")
+		}
+		l.writeLine(streamStdout, tagFull, []byte("still here"))
+		if b, _ := os.ReadFile(victim); string(b) != "host file\n" {
+			t.Fatalf("host file now %q", b)
+		}
+		if b, _ := os.ReadFile(p + ".1"); !strings.HasSuffix(string(b), "still here\n") {
+			t.Fatalf("a failed reopen lost the log: old file %q", b)
+		}
+	})
 }

@@ -82,7 +82,7 @@ func (m *monitor) create(req monRequest) (resp monResponse) {
 		return errResponse(err)
 	}
 	p.Init = true
-	if mc.log, err = openLogFile(req.LogPath); err != nil {
+	if mc.log, err = openLogFile(req.LogDir, req.LogPath); err != nil {
 		return errResponse(fmt.Errorf("open log file %q: %w", req.LogPath, err))
 	}
 	start, err := mc.setupIO(p, spec.Process.Terminal, req.Stdin)

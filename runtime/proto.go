@@ -31,6 +31,8 @@ type monRequest struct {
 	ID      string `json:"id,omitempty"`
 	Bundle  string `json:"bundle,omitempty"` // container dir: config.json in, exit.json out
 	LogPath string `json:"log_path,omitempty"`
+	// LogDir is the pod log directory LogPath must stay under ("" = LogPath's directory).
+	LogDir  string `json:"log_dir,omitempty"`
 	LineMax int    `json:"line_max,omitempty"`
 	Stdin   bool   `json:"stdin,omitempty"`
 	// StdinOnce (attach): close the container's stdin when this attacher's stdin ends.

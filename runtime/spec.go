@@ -44,6 +44,10 @@ type ContainerSpec struct {
 
 	// LogPath is the absolute path of the CRI log file; "" discards the output.
 	LogPath string
+	// LogDirectory is the pod's log directory: LogPath must lie under it, and the log file and
+	// its directories are created and reopened beneath it, never through a symlink. "" =
+	// LogPath's own directory.
+	LogDirectory string `json:",omitempty"`
 
 	// Security is the container's security context (pod defaults already applied by cri).
 	Security Security

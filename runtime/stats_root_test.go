@@ -95,18 +95,22 @@ func TestStatsAgreeWithCgroup(t *testing.T) {
 		t.Errorf("first sample has a CPU rate")
 	}
 	time.Sleep(time.Second)
+	// The burner keeps using CPU: bracket the sample between two cgroup reads (how much CPU
+	// it gets depends on how busy the machine is, so nothing here asserts an amount).
+	cpuFile := filepath.Join("/sys/fs/cgroup/cpuacct", pod.cgroup, st.ID, "cpuacct.usage")
+	cpu0 := readUintFile(t, cpuFile)
 	s, err := m.Stats(ctx, st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cpu := readUintFile(t, cpuFile)
 	mem := filepath.Join("/sys/fs/cgroup/memory", pod.cgroup, st.ID)
-	cpu := readUintFile(t, filepath.Join("/sys/fs/cgroup/cpuacct", pod.cgroup, st.ID, "cpuacct.usage"))
 	usage := readUintFile(t, filepath.Join(mem, "memory.usage_in_bytes"))
 	inactive := statKey(t, filepath.Join(mem, "memory.stat"), "total_inactive_file")
 	rss := statKey(t, filepath.Join(mem, "memory.stat"), "total_rss")
 	t.Logf("stats %+v; cgroup cpu %d usage %d inactive_file %d rss %d", s, cpu, usage, inactive, rss)
-	if !within(s.CPUUsageNanos, cpu, 5) {
-		t.Errorf("cpu %d vs cgroup %d", s.CPUUsageNanos, cpu)
+	if s.CPUUsageNanos < cpu0 || s.CPUUsageNanos > cpu || s.CPUUsageNanos <= first.CPUUsageNanos {
+		t.Errorf("cpu %d not between the cgroup's %d and %d, or not above the first sample's %d", s.CPUUsageNanos, cpu0, cpu, first.CPUUsageNanos)
 	}
 	if !within(s.MemoryUsage, usage, 5) || !within(s.MemoryWorkingSet, usage-inactive, 5) || !within(s.MemoryRSS, rss, 5) {
 		t.Errorf("memory usage %d ws %d rss %d vs cgroup %d %d %d", s.MemoryUsage, s.MemoryWorkingSet, s.MemoryRSS, usage, usage-inactive, rss)
@@ -115,7 +119,7 @@ func TestStatsAgreeWithCgroup(t *testing.T) {
 		t.Errorf("rss %d pids %d faults %d: want ≥ 32 MiB, ≥ 2 tasks, faults", s.MemoryRSS, s.Pids, s.MemoryPageFaults)
 	}
 	want := float64(s.CPUUsageNanos-first.CPUUsageNanos) / float64(s.Timestamp.Sub(first.Timestamp).Nanoseconds()) * 1e9
-	if !s.CPUNanoCoresValid || !within(s.CPUNanoCores, uint64(want), 1) || s.CPUNanoCores < 2e8 {
+	if !s.CPUNanoCoresValid || !within(s.CPUNanoCores, uint64(want), 1) || s.CPUNanoCores == 0 {
 		t.Errorf("nano-cores %d (valid %v), want %.0f and busy", s.CPUNanoCores, s.CPUNanoCoresValid, want)
 	}
 	if !s.WritableLayerValid || s.WritableLayerBytes < 4096 || s.WritableLayerInodes < 2 {

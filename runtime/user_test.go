@@ -4,7 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
 )
@@ -74,6 +78,53 @@ func TestResolveUserNoEscape(t *testing.T) {
 		}
 		if u, err := resolveUser(root, Security{}, "evil"); err == nil {
 			t.Fatalf("symlink %q: resolved a user from outside the rootfs: %+v", target, u)
+		}
+	}
+}
+
+// TestResolveUserHostileFiles: an image whose /etc/passwd or /etc/group is a FIFO, a device,
+// a directory, a symlink (out of the rootfs) or a huge file is refused at once with
+// InvalidArgument, whatever user is asked for (a FIFO used to block CreateContainer forever).
+func TestResolveUserHostileFiles(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "hostfile")
+	_ = os.WriteFile(outside, []byte("evil:x:4242:4242::/:/bin/sh\nevil:x:4242:\n"), 0o644)
+	kinds := map[string]func(t *testing.T, p string) error{
+		"fifo":    func(t *testing.T, p string) error { return unix.Mkfifo(p, 0o644) },
+		"device":  func(t *testing.T, p string) error { return unix.Mknod(p, unix.S_IFCHR|0o644, int(unix.Mkdev(1, 5))) },
+		"dir":     func(t *testing.T, p string) error { return os.Mkdir(p, 0o755) },
+		"symlink": func(t *testing.T, p string) error { return os.Symlink(outside, p) },
+		"huge": func(t *testing.T, p string) error {
+			if err := os.WriteFile(p, []byte("root:x:0:0::/:/bin/sh\n"), 0o644); err != nil {
+				return err
+			}
+			return os.Truncate(p, 64<<20) // sparse: costs no disk
+		},
+	}
+	for kind, mk := range kinds {
+		for _, file := range []string{"passwd", "group"} {
+			for _, user := range []string{"1000", "root"} {
+				t.Run(kind+"/"+file+"/"+user, func(t *testing.T) {
+					root := fakeRootfs(t)
+					p := filepath.Join(root, "etc", file)
+					_ = os.Remove(p)
+					if err := mk(t, p); err != nil {
+						if kind == "device" && os.Geteuid() != 0 {
+							t.Skip("mknod needs root")
+						}
+						t.Fatal(err)
+					}
+					done := make(chan error, 1)
+					go func() { _, err := resolveUser(root, Security{}, user); done <- err }()
+					select {
+					case err := <-done:
+						if !isKind(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "/etc/"+file) {
+							t.Fatalf("err = %v, want InvalidArgument naming /etc/%s", err, file)
+						}
+					case <-time.After(20 * time.Second): // a hang, not a speed: the fix answers in microseconds
+						t.Fatal("resolveUser blocked on a hostile file")
+					}
+				})
+			}
 		}
 	}
 }

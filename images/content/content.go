@@ -72,14 +72,22 @@ func (s *Store) Open(d string) (*os.File, error) {
 	return f, err
 }
 
-// ReadAll reads a small blob (manifest, config) whole.
-func (s *Store) ReadAll(d string) ([]byte, error) {
+// ReadAll reads a small blob (manifest, config) whole; one larger than max bytes is
+// errdefs.ErrInvalidArgument (a hostile image must not make the daemon load gigabytes).
+func (s *Store) ReadAll(d string, max int64) ([]byte, error) {
 	f, err := s.Open(d)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return io.ReadAll(f)
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("blob %s: larger than the %d bytes allowed for metadata: %w", d, max, errdefs.ErrInvalidArgument)
+	}
+	return b, nil
 }
 
 // Ingest copies r into the store as blob d. size < 0 means unknown. On any error — read

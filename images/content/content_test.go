@@ -25,7 +25,7 @@ func TestIngest(t *testing.T) {
 	if err := s.Ingest(d, 5, strings.NewReader("hello")); err != nil {
 		t.Fatal(err)
 	}
-	b, err := s.ReadAll(d)
+	b, err := s.ReadAll(d, 1<<20)
 	if err != nil || string(b) != "hello" {
 		t.Fatalf("read back %q %v", b, err)
 	}

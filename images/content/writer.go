@@ -37,8 +37,12 @@ func (s *Store) Writer(d string, size int64) (*Writer, error) {
 	return &Writer{s: s, d: d, size: size, f: f, h: sha256.New()}, nil
 }
 
-// Write appends p to the blob.
+// Write appends p to the blob. Bytes past the blob's announced size are refused at once
+// (errdefs.ErrInvalidArgument): a registry sending more than it announced cannot fill the disk.
 func (w *Writer) Write(p []byte) (int, error) {
+	if w.size >= 0 && w.n+int64(len(p)) > w.size {
+		return 0, fmt.Errorf("blob %s: more than its %d bytes: %w", w.d, w.size, errdefs.ErrInvalidArgument)
+	}
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)

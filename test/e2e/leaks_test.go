@@ -142,12 +142,13 @@ func pinnedVeth(t *testing.T, dir, sfx string) (string, func()) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The budget only catches a hang: the machine may be busy.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for !cond() {
 		select {
 		case <-ctx.Done():
-			t.Fatal("condition not met within 10s")
+			t.Fatal("condition not met within 30s")
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
