@@ -21,8 +21,10 @@ type flight struct {
 	waiters int
 }
 
+// nameKey is the slot a pod name holds. Its parts are joined with '/', which validName keeps
+// out of them, so two different pods never share a key ("a_b"+"c" against "a"+"b_c").
 func nameKey(name, namespace, uid string, attempt uint32) string {
-	return fmt.Sprintf("%s_%s_%s_%d", name, namespace, uid, attempt)
+	return fmt.Sprintf("%s/%s/%s/%d", name, namespace, uid, attempt)
 }
 
 // Run creates a pod sandbox and returns it Ready. A second Run with the same metadata (name,
