@@ -171,7 +171,7 @@ func (m *Manager) create(ctx context.Context, p *pod) (Sandbox, error) {
 	log.Warn("pod sandbox creation failed, cleaning up", "err", err)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if cerr := m.destroy(cctx, p); cerr != nil {
+	if cerr := m.destroy(cctx, p, true); cerr != nil {
 		log.Error("cleanup of failed pod left it NotReady", "err", cerr)
 		m.update(p, func(r *record) { r.Phase, r.State = phaseCreated, StateNotReady })
 	}
@@ -289,6 +289,8 @@ func (m *Manager) setupNetwork(ctx context.Context, p *pod) error {
 	if net == nil || p.rec.HostNetwork {
 		return nil
 	}
+	m.netMu.RLock() // never while CollectNetworks runs (see there)
+	defer m.netMu.RUnlock()
 	if err := m.update(p, func(r *record) { r.NetworkAttached = true }); err != nil {
 		return err
 	}

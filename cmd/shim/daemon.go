@@ -72,7 +72,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	defer ctrs.Close()
-	sandboxes, err := newSandboxes(ctx, cfg, network, ctrs, log)
+	sandboxes, err := newSandboxes(cfg, network, ctrs, log)
 	if err != nil {
 		return err
 	}
@@ -112,6 +112,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
 	log.Info("crishim serving", "socket", cfg.Socket, "version", buildVersion(), "root", cfg.RootDir, "state", cfg.StateDir)
+	go collectNetworks(ctx, sandboxes, network, log)
 
 	select {
 	case err := <-errc:
