@@ -20,6 +20,7 @@ func TestRootFailedRunWithFailingTeardownLeavesNothing(t *testing.T) {
 	e := newEnv(t)
 	net := &fakeNetwork{attached: map[string]bool{}, failSetup: true, failTeardown: true}
 	m := e.manager(t, net)
+	t.Cleanup(func() { removeLeft(m, net) })
 	c := podConfig("addfail")
 	c.Namespaces.PID = NamespaceModePod
 	if _, err := m.Run(context.Background(), c); err == nil {
@@ -38,6 +39,7 @@ func TestRootTeardownFailurePermanent(t *testing.T) {
 			e := newEnv(t)
 			net := &fakeNetwork{attached: map[string]bool{}}
 			m := e.manager(t, net)
+			t.Cleanup(func() { removeLeft(m, net) })
 			ctx := context.Background()
 			sb, err := m.Run(ctx, podConfig("perm"))
 			if err != nil {
@@ -64,6 +66,7 @@ func TestRootTeardownFailureNeverRecovers(t *testing.T) {
 	e := newEnv(t)
 	net := &fakeNetwork{attached: map[string]bool{}, failTeardown: true}
 	m := e.manager(t, net)
+	t.Cleanup(func() { removeLeft(m, net) })
 	ctx := context.Background()
 	sb, err := m.Run(ctx, podConfig("stuck"))
 	if err != nil {
@@ -88,7 +91,9 @@ func TestRootTeardownFailureNeverRecovers(t *testing.T) {
 // Remove succeed.
 func TestRootDeadInfraStopRemove(t *testing.T) {
 	e := newEnv(t)
-	m := e.manager(t, &fakeNetwork{attached: map[string]bool{}})
+	net := &fakeNetwork{attached: map[string]bool{}}
+	m := e.manager(t, net)
+	t.Cleanup(func() { removeLeft(m, net) })
 	c := podConfig("deadinfra")
 	c.Namespaces.PID = NamespaceModePod
 	ctx := context.Background()
@@ -110,5 +115,18 @@ func TestRootDeadInfraStopRemove(t *testing.T) {
 	}
 	if err := m.Remove(ctx, sb.ID); err != nil {
 		t.Fatalf("remove with a dead infra: %v", err)
+	}
+}
+
+// removeLeft removes the pods a failed check left, with the network fault off, so that a
+// regression fails its test instead of hanging the cleanup on a cgroup still in use.
+func removeLeft(m *Manager, net *fakeNetwork) {
+	net.mu.Lock()
+	net.failTeardown, net.failSetup = false, false
+	net.mu.Unlock()
+	for _, sb := range m.List() {
+		if err := m.Remove(context.Background(), sb.ID); err != nil {
+			m.log.Error("test cleanup: remove pod", "pod", sb.ID, "err", err)
+		}
 	}
 }
