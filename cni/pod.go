@@ -124,6 +124,10 @@ func (m *Manager) Setup(ctx context.Context, pod PodNetwork) (*Result, error) {
 	if pod.ID == "" || pod.NetNS == "" {
 		return nil, fmt.Errorf("cni: setup pod %s: id and netns are required: %w", podName(pod), errdefs.ErrInvalidArgument)
 	}
+	if strings.ContainsRune(pod.Name+pod.Namespace+pod.UID+pod.ID+pod.NetNS, 0) {
+		// A plugin's environment cannot hold it: ADD would fail, and so would every DEL.
+		return nil, fmt.Errorf("cni: setup pod %s: a NUL byte in its name, namespace, uid, id or netns: %w", podName(pod), errdefs.ErrInvalidArgument)
+	}
 	n, err := m.current(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("cni: setup pod %s: %w", podName(pod), err)
@@ -167,14 +171,22 @@ func (m *Manager) Setup(ctx context.Context, pod PodNetwork) (*Result, error) {
 // findPlugins fails fast, before any side effect, when a plugin binary of the network is
 // missing (a half-done ADD could not be undone without it either).
 func (m *Manager) findPlugins(n *network) error {
-	for _, p := range n.list.Plugins {
+	if err := m.missingPlugin(n.list); err != nil {
+		return fmt.Errorf("network %q (%s): %w", n.list.Name, n.file, err)
+	}
+	return nil
+}
+
+// missingPlugin names the first plugin of list not found in the bin dirs
+// (errdefs.ErrFailedPrecondition), or returns nil.
+func (m *Manager) missingPlugin(list *libcni.NetworkConfigList) error {
+	for _, p := range list.Plugins {
 		for _, t := range []string{p.Network.Type, p.Network.IPAM.Type} {
 			if t == "" {
 				continue
 			}
 			if _, err := invoke.FindInPath(t, m.cfg.BinDirs); err != nil {
-				return fmt.Errorf("network %q (%s): plugin %q not found in %s: %w", n.list.Name, n.file, t,
-					strings.Join(m.cfg.BinDirs, ":"), errdefs.ErrFailedPrecondition)
+				return fmt.Errorf("plugin %q not found in %s: %w", t, strings.Join(m.cfg.BinDirs, ":"), errdefs.ErrFailedPrecondition)
 			}
 		}
 	}

@@ -93,6 +93,10 @@ func (m *Manager) teardownRecord(ctx context.Context, rec record, netns string) 
 		return fmt.Errorf("cni: teardown pod %s: recorded config of network %q: %w: %w",
 			rec.Pod, rec.Network, err, errdefs.ErrFailedPrecondition)
 	}
+	if err := m.missingPlugin(list); err != nil {
+		// No retry can help; the record stays for the GC once the plugin is back.
+		return fmt.Errorf("cni: teardown pod %s on network %q: %w", rec.Pod, rec.Network, err)
+	}
 	if netns == "" {
 		netns = rec.NetNS
 	}
@@ -100,7 +104,7 @@ func (m *Manager) teardownRecord(ctx context.Context, rec record, netns string) 
 		netns = ""
 	}
 	rt := &libcni.RuntimeConf{ContainerID: rec.ID, NetNS: netns, IfName: rec.IfName,
-		Args: rec.Args, CapabilityArgs: rec.CapabilityArgs}
+		Args: delArgs(rec.Args), CapabilityArgs: rec.CapabilityArgs}
 	for attempt := 0; ; attempt++ {
 		err = m.cni.DelNetworkList(ctx, list, rt)
 		if err == nil || attempt == len(delRetryDelays) || ctx.Err() != nil {
@@ -120,6 +124,19 @@ func (m *Manager) teardownRecord(ctx context.Context, rec record, netns string) 
 	}
 	m.log.Debug("pod network torn down", "pod", rec.Pod, "network", rec.Network)
 	return nil
+}
+
+// delArgs leaves out the arguments a plugin's environment cannot hold (a NUL byte: records
+// of pods named with one by an older daemon), which would make every DEL fail; plugins need
+// only the container id, netns and interface to undo an ADD.
+func delArgs(args [][2]string) [][2]string {
+	out := make([][2]string, 0, len(args))
+	for _, a := range args {
+		if !strings.ContainsRune(a[0]+a[1], 0) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // GC detaches every recorded or cached attachment whose pod is not in validIDs (run at daemon

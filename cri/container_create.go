@@ -60,14 +60,34 @@ func validateCreateContainer(req *runtimeapi.CreateContainerRequest) error {
 	case req.GetConfig().GetImage().GetImage() == "":
 		return fmt.Errorf("config.image.image: required: %w", errdefs.ErrInvalidArgument)
 	}
-	return validName("config.metadata.name", req.GetConfig().GetMetadata().GetName())
+	if err := validName("config.metadata.name", req.GetConfig().GetMetadata().GetName()); err != nil {
+		return err
+	}
+	return validMetadataSize("config", req.GetConfig().GetLabels(), req.GetConfig().GetAnnotations())
 }
 
 // validName rejects names that cannot be a file name component or a log field: longer than
-// 253 bytes, or with '/', spaces or control characters (Kubernetes names are far stricter).
+// 253 bytes, "." or "..", or with '/', spaces or control characters (Kubernetes names are far
+// stricter).
 func validName(field, name string) error {
-	if len(name) > 253 || strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r <= ' ' || r == 0x7f }) {
-		return fmt.Errorf("%s %q: must be at most 253 bytes without '/', spaces or control characters: %w", field, name, errdefs.ErrInvalidArgument)
+	if len(name) > 253 || name == "." || name == ".." ||
+		strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("%s %q: must be at most 253 bytes, not . or .., without '/', spaces or control characters: %w", field, name, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// validMetadataSize bounds labels plus annotations (keys and values) to Kubernetes' own limit
+// on an object's annotations, the same bound the sandbox package applies to pods.
+func validMetadataSize(field string, labels, annotations map[string]string) error {
+	n := 0
+	for _, m := range []map[string]string{labels, annotations} {
+		for k, v := range m {
+			n += len(k) + len(v)
+		}
+	}
+	if n > sandbox.MaxMetadataBytes {
+		return fmt.Errorf("%s.labels and annotations: %d bytes in total, at most %d allowed: %w", field, n, sandbox.MaxMetadataBytes, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }

@@ -57,6 +57,9 @@ func TestCreateContainerErrors(t *testing.T) {
 	badNS := createReq("pod1", "c")
 	badNS.Config.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
 		NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_NODE}}}
+	bigMeta := createReq("pod1", "c")
+	bigMeta.Config.Labels = map[string]string{"l": strings.Repeat("x", 200<<10)}
+	bigMeta.Config.Annotations = map[string]string{"a": strings.Repeat("y", 57<<10)}
 	missingImage := createReq("pod1", "c")
 	missingImage.Config.Image.Image = "nope:latest"
 	cases := []struct {
@@ -73,6 +76,9 @@ func TestCreateContainerErrors(t *testing.T) {
 		{"name with slash", createReq("pod1", "a/b"), codes.InvalidArgument, "config.metadata.name"},
 		{"name with newline", createReq("pod1", "a\nb"), codes.InvalidArgument, "config.metadata.name"},
 		{"name too long", createReq("pod1", strings.Repeat("x", 254)), codes.InvalidArgument, "config.metadata.name"},
+		{"name dot", createReq("pod1", "."), codes.InvalidArgument, "config.metadata.name"},
+		{"name dotdot", createReq("pod1", ".."), codes.InvalidArgument, "config.metadata.name"},
+		{"labels and annotations over 256 KiB", bigMeta, codes.InvalidArgument, "labels and annotations"},
 		{"unknown pod", createReq("podX", "c"), codes.NotFound, "podX"},
 		{"pod not ready", createReq("pod2", "c"), codes.FailedPrecondition, "pod2"},
 		{"unknown image", missingImage, codes.NotFound, `image "nope:latest" not found`},

@@ -1,8 +1,12 @@
 package cri
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
+	"syscall"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -32,10 +36,26 @@ func (b specBuilder) mounts(ms []*runtimeapi.Mount) ([]runtime.ContainerMount, e
 			cm.Readonly = true
 		} else if !filepath.IsAbs(m.GetHostPath()) {
 			return nil, fmt.Errorf("%s.host_path %q: must be an absolute path: %w", field, m.GetHostPath(), errdefs.ErrInvalidArgument)
+		} else if err := hostPathExists(field, m.GetHostPath()); err != nil {
+			return nil, err
 		}
 		out = append(out, cm)
 	}
 	return out, nil
+}
+
+// hostPathExists refuses a bind mount whose source is missing before anything is created
+// (the monitor would otherwise fail the start with an Internal error). kubelet creates the
+// paths it mounts before CreateContainer, so a missing one is a caller's mistake; crishim
+// does not create it (containerd and CRI-O by default make an empty directory, which hides
+// the mistake and leaves root-owned directories on the host; CRI-O's
+// absent_mount_sources_to_reject refuses instead, as crishim always does).
+func hostPathExists(field, p string) error {
+	_, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%s.host_path %q: does not exist on the host: %w", field, p, errdefs.ErrInvalidArgument)
+	}
+	return nil // other errors (permissions, …) are the runtime's to report when it mounts
 }
 
 // mountFromCRI converts one mount without its source checks.

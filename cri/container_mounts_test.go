@@ -2,7 +2,11 @@ package cri
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -12,12 +16,18 @@ import (
 )
 
 func TestMounts(t *testing.T) {
+	h := t.TempDir()
+	for _, d := range []string{"a", "b", "c", "d", "e"} {
+		if err := os.Mkdir(filepath.Join(h, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	in := []*runtimeapi.Mount{
-		{ContainerPath: "/a", HostPath: "/h/a"},
-		{ContainerPath: "/b", HostPath: "/h/b", Readonly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER, SelinuxRelabel: true},
-		{ContainerPath: "/c", HostPath: "/h/c", Propagation: runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL},
-		{ContainerPath: "/d", HostPath: "/h/d", Readonly: true, RecursiveReadOnly: true},
-		{ContainerPath: "/e", HostPath: "/h/e", UidMappings: []*runtimeapi.IDMapping{{HostId: 1000, ContainerId: 0, Length: 10}},
+		{ContainerPath: "/a", HostPath: h + "/a"},
+		{ContainerPath: "/b", HostPath: h + "/b", Readonly: true, Propagation: runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER, SelinuxRelabel: true},
+		{ContainerPath: "/c", HostPath: h + "/c", Propagation: runtimeapi.MountPropagation_PROPAGATION_BIDIRECTIONAL},
+		{ContainerPath: "/d", HostPath: h + "/d", Readonly: true, RecursiveReadOnly: true},
+		{ContainerPath: "/e", HostPath: h + "/e", UidMappings: []*runtimeapi.IDMapping{{HostId: 1000, ContainerId: 0, Length: 10}},
 			GidMappings: []*runtimeapi.IDMapping{{HostId: 2000, ContainerId: 0, Length: 10}}},
 		{ContainerPath: "/img", Image: &runtimeapi.ImageSpec{Image: "vol:1"}},
 	}
@@ -26,11 +36,11 @@ func TestMounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []runtime.ContainerMount{
-		{Source: "/h/a", Destination: "/a"},
-		{Source: "/h/b", Destination: "/b", Readonly: true, Propagation: runtime.PropagationHostToContainer},
-		{Source: "/h/c", Destination: "/c", Propagation: runtime.PropagationBidirectional},
-		{Source: "/h/d", Destination: "/d", Readonly: true, RecursiveReadOnly: true},
-		{Source: "/h/e", Destination: "/e", UIDMappings: []runtime.IDMapping{{ContainerID: 0, HostID: 1000, Size: 10}},
+		{Source: h + "/a", Destination: "/a"},
+		{Source: h + "/b", Destination: "/b", Readonly: true, Propagation: runtime.PropagationHostToContainer},
+		{Source: h + "/c", Destination: "/c", Propagation: runtime.PropagationBidirectional},
+		{Source: h + "/d", Destination: "/d", Readonly: true, RecursiveReadOnly: true},
+		{Source: h + "/e", Destination: "/e", UIDMappings: []runtime.IDMapping{{ContainerID: 0, HostID: 1000, Size: 10}},
 			GIDMappings: []runtime.IDMapping{{ContainerID: 0, HostID: 2000, Size: 10}}},
 		{Destination: "/img", Readonly: true, ImageID: "sha256:2222", ImageRef: "vol:1"},
 	}
@@ -47,6 +57,10 @@ func TestMounts(t *testing.T) {
 }
 
 func TestMountRejects(t *testing.T) {
+	dangling := filepath.Join(t.TempDir(), "dangling")
+	if err := os.Symlink("/nonexistent/crishim-test", dangling); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]struct {
 		m    *runtimeapi.Mount
 		kind error
@@ -62,10 +76,17 @@ func TestMountRejects(t *testing.T) {
 		"missing image":  {&runtimeapi.Mount{ContainerPath: "/a", Image: &runtimeapi.ImageSpec{Image: "nope:1"}}, errdefs.ErrNotFound},
 		"image sub path": {&runtimeapi.Mount{ContainerPath: "/a", Image: &runtimeapi.ImageSpec{Image: "vol:1"}, ImageSubPath: "x"}, errdefs.ErrNotImplemented},
 		"mount options":  {&runtimeapi.Mount{ContainerPath: "/a", HostPath: "/a", MountOptions: []string{"noexec"}}, errdefs.ErrNotImplemented},
+		// Issue 14 item 9: refused before anything is created, not Internal from the monitor.
+		"missing host path": {&runtimeapi.Mount{ContainerPath: "/a", HostPath: "/nonexistent/crishim-test"}, errdefs.ErrInvalidArgument},
+		"dangling symlink":  {&runtimeapi.Mount{ContainerPath: "/a", HostPath: dangling}, errdefs.ErrInvalidArgument},
 	}
 	for name, c := range cases {
-		if _, err := testBuilder(testPod()).mounts([]*runtimeapi.Mount{c.m}); !errors.Is(err, c.kind) {
+		_, err := testBuilder(testPod()).mounts([]*runtimeapi.Mount{c.m})
+		if !errors.Is(err, c.kind) {
 			t.Errorf("%s: err = %v, want %v", name, err, c.kind)
+		}
+		if p := c.m.GetHostPath(); c.kind == errdefs.ErrInvalidArgument && strings.HasPrefix(name, "missing") && !strings.Contains(fmt.Sprint(err), p) {
+			t.Errorf("%s: err = %v, does not name %s", name, err, p)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 type loggerKey struct{}
@@ -33,7 +34,8 @@ func newRequestID() string {
 }
 
 // UnaryInterceptor tags each request with an id and a logger, logs it with its latency at
-// debug level (errors at info), turns panics into Internal errors and maps error kinds to
+// debug level (errors at info), refuses requests with a NUL in any string (checkRequestStrings),
+// turns panics into Internal errors and maps error kinds to
 // gRPC codes — the one place where that mapping happens.
 func UnaryInterceptor(log *slog.Logger, obs Observer) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
@@ -49,6 +51,11 @@ func UnaryInterceptor(log *slog.Logger, obs Observer) grpc.UnaryServerIntercepto
 			err = toStatus(err)
 			finish(l, obs, rpc, start, err)
 		}()
+		if m, ok := req.(proto.Message); ok {
+			if err := checkRequestStrings(m); err != nil {
+				return nil, err
+			}
+		}
 		return handler(ctx, req)
 	}
 }

@@ -41,6 +41,9 @@ type pod struct {
 	op     sync.Mutex    // serialises Stop and Remove of this pod
 	rec    record        // guarded by Manager.mu
 	exited chan struct{} // closed when an infra process started by this daemon exits
+	// teardownFailures counts network teardowns of this pod that failed in a row (guarded by
+	// Manager.mu); see teardownNetwork.
+	teardownFailures int
 	// saveMu orders record writes against removal: once removed, nothing writes the record
 	// (which would recreate the pod's directory).
 	saveMu  sync.Mutex
@@ -61,6 +64,9 @@ type Manager struct {
 	net                 Network
 	ctrs                Containers
 	log                 *slog.Logger
+
+	// netMu is held for reading by each network setup and for writing by CollectNetworks.
+	netMu sync.RWMutex
 
 	mu        sync.Mutex
 	pods      map[string]*pod

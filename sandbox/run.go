@@ -22,8 +22,10 @@ type flight struct {
 	waiters int
 }
 
+// nameKey is the slot a pod name holds. Its parts are joined with '/', which validName keeps
+// out of them, so two different pods never share a key ("a_b"+"c" against "a"+"b_c").
 func nameKey(name, namespace, uid string, attempt uint32) string {
-	return fmt.Sprintf("%s_%s_%s_%d", name, namespace, uid, attempt)
+	return fmt.Sprintf("%s/%s/%s/%d", name, namespace, uid, attempt)
 }
 
 // Run creates a pod sandbox and returns it Ready. A second Run with the same metadata (name,
@@ -170,7 +172,7 @@ func (m *Manager) create(ctx context.Context, p *pod) (Sandbox, error) {
 	log.Warn("pod sandbox creation failed, cleaning up", "err", err)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	if cerr := m.destroy(cctx, p); cerr != nil {
+	if cerr := m.destroy(cctx, p, true); cerr != nil {
 		log.Error("cleanup of failed pod left it NotReady", "err", cerr)
 		m.update(p, func(r *record) { r.Phase, r.State = phaseCreated, StateNotReady })
 	}
@@ -293,6 +295,8 @@ func (m *Manager) setupNetwork(ctx context.Context, p *pod) error {
 	if net == nil || p.rec.HostNetwork {
 		return nil
 	}
+	m.netMu.RLock() // never while CollectNetworks runs (see there)
+	defer m.netMu.RUnlock()
 	if err := m.update(p, func(r *record) { r.NetworkAttached = true }); err != nil {
 		return err
 	}

@@ -50,11 +50,14 @@ func (f *fakeContainers) RemovePodContainers(_ context.Context, id string) error
 	return nil
 }
 
-// fakeNetwork hands out IPs; failTeardown makes Teardown fail.
+// fakeNetwork hands out IPs; failTeardown makes Teardown fail, with teardownErr when set;
+// teardowns counts the Teardown calls.
 type fakeNetwork struct {
 	mu           sync.Mutex
 	attached     map[string]bool
 	failTeardown bool
+	teardownErr  error
+	teardowns    int
 	failSetup    bool
 	n            int
 }
@@ -76,8 +79,12 @@ func (f *fakeNetwork) Setup(_ context.Context, p NetworkPod) ([]string, error) {
 func (f *fakeNetwork) Teardown(_ context.Context, p NetworkPod) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.teardowns++
 	if f.failTeardown {
-		return errors.New("injected teardown failure")
+		if f.teardownErr != nil {
+			return f.teardownErr
+		}
+		return fmt.Errorf("injected teardown failure: %w", errdefs.ErrUnavailable)
 	}
 	delete(f.attached, p.ID)
 	return nil

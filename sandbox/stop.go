@@ -51,7 +51,7 @@ func (m *Manager) stopLocked(ctx context.Context, p *pod) error {
 	if err := m.killInfra(ctx, p); err != nil {
 		return err
 	}
-	if err := m.teardownNetwork(ctx, p); err != nil {
+	if err := m.teardownNetwork(ctx, p, false); err != nil {
 		return err
 	}
 	if p.rec.ShmPath != "" {
@@ -75,9 +75,18 @@ func (m *Manager) killInfra(ctx context.Context, p *pod) error {
 	return nil
 }
 
-// teardownNetwork detaches the pod if it is attached; the flag is cleared only on success,
-// so a retry runs it again.
-func (m *Manager) teardownNetwork(ctx context.Context, p *pod) error {
+// maxTeardownFailures is how many Stop/Remove calls in a row may fail on the network
+// teardown of a pod before crishim gives up on it (each call already retries the DEL).
+const maxTeardownFailures = 3
+
+// teardownNetwork detaches the pod if it is attached. A failure is returned (the caller
+// retries) while it may be temporary; the pod is never left unremovable by it: a cause no
+// retry fixes (a plugin missing, bad input), the maxTeardownFailures-th failure in a row, or
+// giveUp (a failed create, whose caller has no id to retry with) gives up on the network.
+// The pod's own resources are then freed as usual (its netns goes, and the pod's end of
+// the link with it); what the plugins keep (an IP lease) stays recorded by the network and
+// is released by its garbage collection at the next start.
+func (m *Manager) teardownNetwork(ctx context.Context, p *pod, giveUp bool) error {
 	m.mu.Lock()
 	net, attached, np := m.net, p.rec.NetworkAttached, networkPod(&p.rec)
 	m.mu.Unlock()
@@ -87,7 +96,18 @@ func (m *Manager) teardownNetwork(ctx context.Context, p *pod) error {
 	if net == nil {
 		m.log.Warn("pod attached to a network but none is configured; skipping teardown", "pod", np.ID)
 	} else if err := net.Teardown(ctx, np); err != nil {
-		return fmt.Errorf("pod %s: network teardown: %w", np.ID, err)
+		m.mu.Lock()
+		p.teardownFailures++
+		failures := p.teardownFailures
+		m.mu.Unlock()
+		permanent := errors.Is(err, errdefs.ErrFailedPrecondition) || errors.Is(err, errdefs.ErrInvalidArgument) ||
+			errors.Is(err, errdefs.ErrNotFound)
+		if !giveUp && !permanent && failures < maxTeardownFailures {
+			return fmt.Errorf("pod %s: network teardown (failure %d of %d before giving up on it): %w",
+				np.ID, failures, maxTeardownFailures, err)
+		}
+		m.log.Error("network teardown failed; giving up on it so that the pod can be removed "+
+			"(the network's garbage collection retries at the next start)", "pod", np.ID, "failures", failures, "err", err)
 	}
 	return m.update(p, func(r *record) { r.NetworkAttached, r.IPs = false, nil })
 }
@@ -107,7 +127,7 @@ func (m *Manager) Remove(ctx context.Context, id string) error {
 				return fmt.Errorf("pod %s: remove containers: %w", p.rec.ID, err)
 			}
 		}
-		return m.destroy(ctx, p)
+		return m.destroy(ctx, p, false)
 	})
 }
 
@@ -127,12 +147,13 @@ func (m *Manager) releaseRuntime(ctx context.Context, p *pod) error {
 }
 
 // destroy undoes everything the record says was (or may have been) done, then forgets the
-// pod. Every step tolerates having been done already.
-func (m *Manager) destroy(ctx context.Context, p *pod) error {
+// pod. Every step tolerates having been done already. giveUp: a failing network teardown
+// does not stop it (see teardownNetwork).
+func (m *Manager) destroy(ctx context.Context, p *pod, giveUp bool) error {
 	if err := m.releaseRuntime(ctx, p); err != nil {
 		return err
 	}
-	if err := m.teardownNetwork(ctx, p); err != nil {
+	if err := m.teardownNetwork(ctx, p, giveUp); err != nil {
 		return err
 	}
 	if err := m.killInfra(ctx, p); err != nil {
@@ -187,7 +208,7 @@ func (m *Manager) recover() {
 			if r.PIDMode == PIDModePod && r.InfraPID == 0 {
 				r.InfraPID, r.InfraStart = findInfra(DefaultInfraSubcommand, r.ID)
 			}
-			if err := m.destroy(ctx, p); err != nil {
+			if err := m.destroy(ctx, p, true); err != nil {
 				m.log.Error("cleanup of interrupted pod creation; left NotReady", "pod", r.ID, "err", err)
 				m.update(p, func(r *record) { r.Phase, r.State = phaseCreated, StateNotReady })
 			} else {

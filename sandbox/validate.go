@@ -16,15 +16,8 @@ func invalid(format string, a ...any) error {
 // validate checks a PodConfig before anything is created; every error names the field.
 func (m *Manager) validate(c *PodConfig) error {
 	var errs []error
-	if c.Name == "" {
-		errs = append(errs, invalid("metadata.name: must not be empty"))
-	}
-	if c.Namespace == "" {
-		errs = append(errs, invalid("metadata.namespace: must not be empty"))
-	}
-	if c.UID == "" {
-		errs = append(errs, invalid("metadata.uid: must not be empty"))
-	}
+	errs = append(errs, validName("metadata.name", c.Name), validName("metadata.namespace", c.Namespace),
+		validName("metadata.uid", c.UID), validMetadataSize(c.Labels, c.Annotations))
 	if !m.knownHandler(c.RuntimeHandler) {
 		errs = append(errs, invalid("runtime_handler %q: unknown handler", c.RuntimeHandler))
 	}
@@ -46,6 +39,41 @@ func (m *Manager) validate(c *PodConfig) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MaxMetadataBytes bounds the labels plus annotations of a pod (keys and values): Kubernetes'
+// own limit on an object's annotations (TotalAnnotationSizeLimitB), so no real pod is refused.
+const MaxMetadataBytes = 256 << 10
+
+// validName checks a required metadata field: not empty, at most 253 bytes (a DNS subdomain,
+// Kubernetes' longest name), not "." or "..", no '/', space or control character. Such a name
+// is safe as a path component and as a part of a '/'-joined key (see nameKey).
+func validName(field, v string) error {
+	switch {
+	case v == "":
+		return invalid("%s: must not be empty", field)
+	case len(v) > 253:
+		return invalid("%s: %d bytes, at most 253 allowed", field, len(v))
+	case v == "." || v == "..":
+		return invalid("%s %q: not a valid name", field, v)
+	case strings.ContainsFunc(v, func(r rune) bool { return r == '/' || r <= ' ' || r == 0x7f }):
+		return invalid("%s %q: must not contain '/', spaces or control characters", field, v)
+	}
+	return nil
+}
+
+// validMetadataSize bounds labels plus annotations to MaxMetadataBytes.
+func validMetadataSize(labels, annotations map[string]string) error {
+	n := 0
+	for _, m := range []map[string]string{labels, annotations} {
+		for k, v := range m {
+			n += len(k) + len(v)
+		}
+	}
+	if n > MaxMetadataBytes {
+		return invalid("labels and annotations: %d bytes in total, at most %d allowed", n, MaxMetadataBytes)
+	}
+	return nil
 }
 
 func validateNamespaces(n *NamespaceOptions) []error {

@@ -50,6 +50,23 @@ func TestValidateRejects(t *testing.T) {
 			c.Namespaces.UserNS = &UserNamespace{Mode: NamespaceModePod, UIDs: m, GIDs: m}
 		}, "container id 0 is not mapped"},
 		"port": {func(c *PodConfig) { c.PortMappings = []PortMapping{{ContainerPort: 0}} }, "port_mappings"},
+		// Issue 14 item 7: names that cannot be a path component or a key part.
+		"name dot":          {func(c *PodConfig) { c.Name = "." }, "metadata.name"},
+		"name dotdot":       {func(c *PodConfig) { c.Name = ".." }, "metadata.name"},
+		"name slash":        {func(c *PodConfig) { c.Name = "a/b" }, "metadata.name"},
+		"name too long":     {func(c *PodConfig) { c.Name = strings.Repeat("n", 254) }, "metadata.name"},
+		"namespace dotdot":  {func(c *PodConfig) { c.Namespace = ".." }, "metadata.namespace"},
+		"namespace slash":   {func(c *PodConfig) { c.Namespace = "/" }, "metadata.namespace"},
+		"namespace long":    {func(c *PodConfig) { c.Namespace = strings.Repeat("n", 254) }, "metadata.namespace"},
+		"uid dot":           {func(c *PodConfig) { c.UID = "." }, "metadata.uid"},
+		"uid slash":         {func(c *PodConfig) { c.UID = "u/v" }, "metadata.uid"},
+		"uid too long":      {func(c *PodConfig) { c.UID = strings.Repeat("u", 254) }, "metadata.uid"},
+		"name control char": {func(c *PodConfig) { c.Name = "a\nb" }, "metadata.name"},
+		// Issue 14 item 8: Kubernetes' 256 KiB bound on labels plus annotations.
+		"metadata too big": {func(c *PodConfig) {
+			c.Labels = map[string]string{"l": strings.Repeat("x", 128<<10)}
+			c.Annotations = map[string]string{"a": strings.Repeat("y", 128<<10)}
+		}, "labels and annotations"},
 	}
 	m := testManager()
 	for name, tc := range cases {
@@ -64,7 +81,8 @@ func TestValidateRejects(t *testing.T) {
 
 func TestValidateAccepts(t *testing.T) {
 	m := testManager()
-	c := PodConfig{Name: "n", Namespace: "ns", UID: "u", RuntimeHandler: DefaultHandlerName,
+	c := PodConfig{Name: strings.Repeat("n", 253), Namespace: "ns", UID: "u", RuntimeHandler: DefaultHandlerName,
+		Labels: map[string]string{"l": strings.Repeat("x", 128<<10)}, Annotations: map[string]string{"a": "b"},
 		Sysctls:    map[string]string{"net.core.somaxconn": "1024", "kernel.shm_rmid_forced": "1", "kernel.sem": "1 2 3 4", "fs.mqueue.msg_max": "10"},
 		Namespaces: NamespaceOptions{PID: NamespaceModeTarget, TargetID: "abc"}}
 	if err := m.validate(&c); err != nil {
@@ -108,5 +126,20 @@ func TestParseNSArgs(t *testing.T) {
 	got, err := parseNSArgs(r.args("pod-ns"))
 	if err != nil || !reflect.DeepEqual(got, r) {
 		t.Fatalf("got %+v, %v", got, err)
+	}
+}
+
+// TestNameKeyNoCollision (issue 14 item 7): name "a_b" in namespace "c" and name "a" in
+// namespace "b_c" are two pods, not one name held twice.
+func TestNameKeyNoCollision(t *testing.T) {
+	pairs := [][2][3]string{
+		{{"a_b", "c", "u"}, {"a", "b_c", "u"}},
+		{{"a", "b", "c_1"}, {"a", "b_c", "1"}},
+	}
+	for _, p := range pairs {
+		x, y := p[0], p[1]
+		if nameKey(x[0], x[1], x[2], 0) == nameKey(y[0], y[1], y[2], 0) {
+			t.Errorf("pods %v and %v share the name key %q", x, y, nameKey(x[0], x[1], x[2], 0))
+		}
 	}
 }

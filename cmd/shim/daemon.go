@@ -75,7 +75,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 		return fmt.Errorf("runtime: %w", err)
 	}
 	defer ctrs.Close()
-	sandboxes, err := newSandboxes(ctx, cfg, network, ctrs, log)
+	sandboxes, err := newSandboxes(cfg, network, ctrs, log)
 	if err != nil {
 		return err
 	}
@@ -119,6 +119,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	if err := sd.notify("READY=1\nSTATUS=serving " + cfg.Socket); err != nil {
 		log.Warn("cannot notify systemd", "err", err)
 	}
+	go collectNetworks(ctx, sandboxes, network, log)
 
 	select {
 	case err := <-errc:

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -48,9 +49,8 @@ func (n podNetwork) Teardown(ctx context.Context, p sandbox.NetworkPod) error {
 func (n podNetwork) Status(ctx context.Context) error { return n.cni.Status(ctx) }
 
 // newSandboxes builds the pod sandbox manager (records under <root>/sandbox, pins and
-// /dev/shm under <state>/sandbox), then garbage-collects network attachments of pods that no
-// longer exist.
-func newSandboxes(ctx context.Context, cfg Config, network *cni.Manager, ctrs sandbox.Containers, log *slog.Logger) (*sandbox.Manager, error) {
+// /dev/shm under <state>/sandbox).
+func newSandboxes(cfg Config, network *cni.Manager, ctrs sandbox.Containers, log *slog.Logger) (*sandbox.Manager, error) {
 	var net sandbox.Network
 	if network != nil {
 		net = podNetwork{network}
@@ -60,16 +60,29 @@ func newSandboxes(ctx context.Context, cfg Config, network *cni.Manager, ctrs sa
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	if network != nil {
-		var ids []string
-		for _, sb := range m.List() {
-			ids = append(ids, sb.ID)
-		}
-		if err := network.GC(ctx, ids); err != nil {
-			log.Warn("CNI garbage collection at start", "err", err)
-		}
-	}
 	return m, nil
+}
+
+// networkGCTimeout bounds the start-up CNI garbage collection (new pods wait for it to attach).
+const networkGCTimeout = time.Minute
+
+// collectNetworks releases the network attachments of pods that no longer exist (a daemon
+// killed while removing a pod, a teardown given up on). The daemon runs it in the background
+// once it serves: a leftover whose DEL keeps failing must not hold the socket back (it used
+// to delay serving by the DEL retries). The sandbox manager keeps new pods' ADDs out while it
+// runs, so a pod being created is never taken for a leftover.
+func collectNetworks(ctx context.Context, m *sandbox.Manager, network *cni.Manager, log *slog.Logger) {
+	if network == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, networkGCTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := m.CollectNetworks(ctx, network.GC); err != nil {
+		log.Warn("CNI garbage collection at start", "err", err, "took", time.Since(start))
+		return
+	}
+	log.Info("CNI garbage collection at start done", "took", time.Since(start))
 }
 
 // newPodHelperCommands returns the hidden subcommands the sandbox package re-executes: the

@@ -26,6 +26,8 @@ type ShimConfig struct {
 	CgroupParent string
 	// CNIConfDir, CNIBridge and CNISubnet give the run a pod network of its own.
 	CNIConfDir, CNIBridge, CNISubnet string
+	// CNIBinDirs replaces the directories searched for CNI plugins (empty: the default).
+	CNIBinDirs []string
 	// Known holds the keys the daemon's configuration has (see DaemonKeys); a section whose
 	// key is not known is left out. nil: write every section.
 	Known map[string]bool
@@ -76,6 +78,13 @@ func (c ShimConfig) sections() string {
 		if kv[1] != "" && c.Has("cni."+kv[0]) {
 			cni = append(cni, kv[0]+" = "+q(kv[1])+"\n")
 		}
+	}
+	if len(c.CNIBinDirs) > 0 && c.Has("cni.bin_dirs") {
+		dirs := make([]string, len(c.CNIBinDirs))
+		for i, d := range c.CNIBinDirs {
+			dirs[i] = q(d)
+		}
+		cni = append(cni, "bin_dirs = ["+strings.Join(dirs, ", ")+"]\n")
 	}
 	if len(cni) > 0 {
 		b.WriteString("[cni]\n" + strings.Join(cni, ""))

@@ -20,7 +20,7 @@ type badCall struct {
 
 const unknownID = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-// TestDaemonBadInput (issues 3 and 5): requests with missing, empty, unknown or conflicting
+// TestDaemonBadInput (issues 3, 5 and 14): requests with missing, empty, unknown or conflicting
 // input get the right gRPC code with a message naming the field or object; idempotent calls on
 // unknown ids succeed; the daemon does not panic and nothing is left behind.
 func TestDaemonBadInput(t *testing.T) {
@@ -33,6 +33,8 @@ func TestDaemonBadInput(t *testing.T) {
 	calls := append(badPodCalls(e), badContainerCalls(e, podID, pod, ctrID)...)
 	calls = append(calls, badImageCalls(e)...)
 	calls = append(calls, idempotentCalls(e)...)
+	calls = append(calls, hostilePodCalls(e)...)
+	calls = append(calls, hostileContainerCalls(e, podID, pod)...)
 	for _, c := range calls {
 		ctx, cancel := e.ctx()
 		err := c.call(ctx)
@@ -47,6 +49,7 @@ func TestDaemonBadInput(t *testing.T) {
 		t.Fatal("the daemon exited during the bad-input calls")
 	}
 	checkStoppedPod(t, e)
+	checkNoNameCollision(e)
 
 	// Nothing half-made is listed: the one pod and its one container.
 	if p, c := e.listCounts(); p != 1 || c != 1 {
