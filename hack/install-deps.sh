@@ -12,6 +12,11 @@ if [[ "${CRISHIM_E2E:-}" == 1 ]]; then
 	# apt-get source unpacks .tar.bz2/.tar.xz with dpkg-source, then a static gcc build).
 	pkgs+=(dpkg-dev build-essential bzip2 xz-utils tmux)
 fi
+if [[ "${CRISHIM_CGROUPV2:-}" == 1 ]]; then
+	# The cgroup v2 guest (hack/cgroupv2.sh): QEMU (TCG) boots Debian's kernel, whose package is
+	# only downloaded and unpacked under _output (never installed); depmod indexes its modules.
+	pkgs+=(qemu-system-x86 kmod)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
