@@ -199,32 +199,77 @@ func dirsOnly(e []os.DirEntry) []string {
 	return out
 }
 
+// cgroupLimit reads a limit of a container cgroup: v1 from the controller's hierarchy, v2 from
+// /sys/fs/cgroup (v2 names: memory.max, cpu.max, cpu.weight, pids.max).
+func cgroupLimit(t *testing.T, path, v1ctl, v1file, v2file string) string {
+	t.Helper()
+	f := filepath.Join("/sys/fs/cgroup", v1ctl, path, v1file)
+	if fileExists("/sys/fs/cgroup/cgroup.controllers") {
+		f = filepath.Join("/sys/fs/cgroup", path, v2file)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestUpdateResourcesAndStats creates a container with memory, CPU and pids limits, updates
+// them, and checks the cgroup files (v1 or v2) after each step.
 func TestUpdateResourcesAndStats(t *testing.T) {
 	needRoot(t)
 	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
 	pod := newTestPod(t)
-	a := startSleeper(t, m, pod, func(s *ContainerSpec) { s.Resources.MemoryLimitInBytes = 64 << 20 })
-	ctx := context.Background()
-	if err := m.UpdateResources(ctx, a.ID, Resources{MemoryLimitInBytes: 96 << 20, CPUShares: 512}); err != nil {
-		t.Fatal(err)
-	}
-	var limit string
-	for _, mp := range cgroupMounts() {
-		for _, f := range []string{"memory.limit_in_bytes", "memory.max"} {
-			if b, err := os.ReadFile(filepath.Join(mp, pod.cgroup, a.ID, f)); err == nil {
-				limit = strings.TrimSpace(string(b))
+	a := startSleeper(t, m, pod, func(s *ContainerSpec) {
+		s.Resources.MemoryLimitInBytes = 64 << 20
+		s.Resources.CPUQuota, s.Resources.CPUPeriod = 50000, 100000
+		s.Resources.PidsLimit = 100
+	})
+	cg := filepath.Join(pod.cgroup, a.ID)
+	v2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
+	check := func(step, mem, quota, period, shares, pids string) {
+		t.Helper()
+		if v := cgroupLimit(t, cg, "memory", "memory.limit_in_bytes", "memory.max"); v != mem {
+			t.Errorf("%s: memory limit %q, want %s", step, v, mem)
+		}
+		if v2 {
+			if v := cgroupLimit(t, cg, "", "", "cpu.max"); v != quota+" "+period {
+				t.Errorf("%s: cpu.max %q, want %s %s", step, v, quota, period)
+			}
+		} else {
+			q := cgroupLimit(t, cg, "cpu", "cpu.cfs_quota_us", "")
+			p := cgroupLimit(t, cg, "cpu", "cpu.cfs_period_us", "")
+			if q != quota || p != period {
+				t.Errorf("%s: cfs quota %s period %s, want %s %s", step, q, p, quota, period)
 			}
 		}
+		if shares != "" {
+			if v := cgroupLimit(t, cg, "cpu", "cpu.shares", "cpu.weight"); v != shares {
+				t.Errorf("%s: cpu shares/weight %q, want %s", step, v, shares)
+			}
+		}
+		if v := cgroupLimit(t, cg, "pids", "pids.max", "pids.max"); v != pids {
+			t.Errorf("%s: pids.max %q, want %s", step, v, pids)
+		}
 	}
-	if limit != fmt.Sprint(96<<20) {
-		t.Errorf("memory limit in the cgroup = %q", limit)
+	check("create", fmt.Sprint(64<<20), "50000", "100000", "", "100")
+	ctx := context.Background()
+	upd := Resources{MemoryLimitInBytes: 96 << 20, CPUShares: 512, CPUQuota: 20000, CPUPeriod: 50000, PidsLimit: 50}
+	if err := m.UpdateResources(ctx, a.ID, upd); err != nil {
+		t.Fatal(err)
 	}
-	if st, _ := m.Status(a.ID); st.Resources.MemoryLimitInBytes != 96<<20 || st.Resources.CPUShares != 512 {
+	shares := "512"
+	if v2 {
+		shares = "20" // 512 shares as a cgroup2 weight: 1 + (512-2)*9999/262142
+	}
+	check("update", fmt.Sprint(96<<20), "20000", "50000", shares, "50")
+	if st, _ := m.Status(a.ID); st.Resources.MemoryLimitInBytes != 96<<20 || st.Resources.CPUShares != 512 || st.Resources.PidsLimit != 50 {
 		t.Errorf("status resources %+v", st.Resources)
 	}
 	if err := m.UpdateResources(ctx, a.ID, Resources{MemoryLimitInBytes: -5}); !isKind(err, errInvalidMon) {
 		t.Errorf("negative memory: %v", err)
 	}
+	check("invalid update", fmt.Sprint(96<<20), "20000", "50000", shares, "50")
 	s, err := m.Stats(ctx, a.ID)
 	if err != nil || s.MemoryUsage == 0 || s.CPUUsageNanos == 0 || s.Pids == 0 {
 		t.Errorf("stats %+v %v", s, err)
