@@ -9,10 +9,10 @@ CONFIG   ?=
 SHELL    := /bin/bash
 export CGO_ENABLED = 1
 
-.PHONY: help deps build run test unit e2e lint bench clean
+.PHONY: help deps build run test unit e2e test-cgroupv2 lint bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 deps: ## install the Debian packages crishim needs (idempotent, quiet when present)
 	@bash hack/install-deps.sh
@@ -34,6 +34,9 @@ unit: ## unit tests (and, as root, the integration tests next to the code)
 e2e: build ## critest + daemon-level tests against the built daemon, fully offline
 	@CRISHIM_E2E=1 bash hack/install-deps.sh
 	SHIM_BIN=$(CURDIR)/$(OUT)/shim $(GO) test -tags $(TAGS) -count=1 -timeout 60m -v ./test/e2e/ 2>&1 | tee $(OUT)/e2e.log; exit $${PIPESTATUS[0]}
+
+test-cgroupv2: ## root tests on a real cgroup v2 kernel in a QEMU guest (TCG); CGV2_E2E=1 adds critest
+	bash hack/cgroupv2.sh
 
 bench: build ## crishim vs containerd side by side (installs containerd): table + JSON in $(OUT)/bench/
 	@CRISHIM_BENCH=1 bash hack/install-deps.sh

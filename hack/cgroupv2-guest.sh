@@ -8,7 +8,7 @@ set -u
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
 arg() { sed -n "s/.*$1=\\([^ ]*\\).*/\\1/p" /proc/cmdline; }
 repo=$(arg crishim_repo)
 kdir=$(arg crishim_kdir)
@@ -25,17 +25,11 @@ fail() {
 	bye
 }
 
-mount -t 9p -o trans=virtio,version=9p2000.L results "$results" || fail "cannot mount the results export"
 mount --make-rshared /
-for d in /tmp /run /var/tmp /var/lib /var/log /root; do
+for d in /tmp /run /var/tmp /var/lib /var/log; do
 	mount -t tmpfs -o mode=0755 tmpfs "$d" || fail "tmpfs on $d"
 done
 chmod 1777 /tmp /var/tmp
-mkdir -p /dev/pts /dev/shm /dev/mqueue
-mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
-ln -sf pts/ptmx /dev/ptmx 2>/dev/null || mount --bind /dev/pts/ptmx /dev/ptmx
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t mqueue mqueue /dev/mqueue
 # The guest kernel's modules, for the kernel's own module requests (overlay, veth, bridge,
 # nf_tables...): the host has no /lib/modules for this kernel, so the kernel's modprobe is the
 # host's kmod pointed at the unpacked package.
@@ -44,6 +38,21 @@ kver=$(uname -r)
 printf '#!/bin/sh\nexec /sbin/modprobe -d %s "$@"\n' "$kdir" >/run/modprobe
 chmod 755 /run/modprobe
 echo /run/modprobe >/proc/sys/kernel/modprobe
+# The repo (its _output: e2e work dirs, tool and image caches) and /root (Go's build and module
+# caches) stay readable as on the host and take writes in the guest's memory: an overlay with the
+# 9p dir as its lower layer.
+mkdir -p /run/ovl
+for d in "$repo" /root; do
+	u=/run/ovl/$(echo "$d" | tr / _)
+	mkdir -p "$u/up" "$u/work"
+	mount -t overlay -o "lowerdir=$d,upperdir=$u/up,workdir=$u/work" overlay "$d" || fail "overlay on $d"
+done
+mount -t 9p -o trans=virtio,version=9p2000.L results "$results" || fail "cannot mount the results export"
+mkdir -p /dev/pts /dev/shm /dev/mqueue
+mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts
+ln -sf pts/ptmx /dev/ptmx 2>/dev/null || mount --bind /dev/pts/ptmx /dev/ptmx
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t mqueue mqueue /dev/mqueue
 # Pure cgroup v2, as systemd hosts mount it.
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
@@ -63,13 +72,15 @@ hostname cgroupv2-guest
 cat "$results/env"
 
 per_test=${CGV2_PER_TEST:-25m}
-while read -r bin dir re; do
+while read -r bin dir re mode envs; do
 	name=$(basename "$bin" .test)
+	read -r -a envs <<<"$envs"
 	echo "cgroupv2-guest: running $name${re:+ -run $re}"
 	start=$(date +%s)
-	args=(-test.v -test.count=1 -test.short -test.timeout="$per_test")
-	[[ -n $re ]] && args+=(-test.run "$re")
-	(cd "$dir" && timeout -k 20s "$per_test" "$bin" "${args[@]}") >"$results/$name.log" 2>&1
+	args=(-test.v -test.count=1 -test.timeout="$per_test")
+	[[ $mode == short ]] && args+=(-test.short)
+	[[ $re != - ]] && args+=(-test.run "$re")
+	(cd "$dir" && env "${envs[@]}" timeout -k 20s "$per_test" "$bin" "${args[@]}") >"$results/$name.log" 2>&1
 	rc=$?
 	echo "$rc" >"$results/$name.rc"
 	echo "cgroupv2-guest: $name exit $rc after $(($(date +%s) - start))s (uptime $(cut -d' ' -f1 /proc/uptime)s)"

@@ -8,8 +8,8 @@
 # Nothing is installed onto the host's /boot or /lib/modules: Debian's kernel package is only
 # downloaded and unpacked under OUT/cgroupv2/kernel (cached, one per kernel package version).
 #
-# Usage: hack/cgroupv2.sh            (OUT=_output; CGV2_TIMEOUT=45m bounds the whole guest run;
-#                                    CGV2_TESTS="pkg:regex ..." overrides the test plan)
+# Usage: hack/cgroupv2.sh   (OUT=_output; CGV2_TIMEOUT=45m bounds the whole guest run; CGV2_E2E=1
+#                           adds critest; CGV2_TESTS overrides the plan, see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -17,16 +17,21 @@ out=$repo/${OUT:-_output}/cgroupv2
 timeout=${CGV2_TIMEOUT:-45m}
 go=${GO:-go}
 
-# The plan: package:regex pairs. Each package's test binary runs in the guest with -test.short
-# and -test.run regex: the tests that touch cgroups (limits, their update, stats, OOM, cleanup),
-# not the stress loops, which TCG makes very slow and which do not depend on the cgroup mode.
-default_tests=(
-	"runtime:^(TestContainerLifecycle|TestOOMKilled|TestUpdateResourcesAndStats|TestStatsAgreeWithCgroup|TestFailedCreateLeavesNothing|TestExitHook|TestSecurityFeatures|TestDaemonRestart|TestMonitorKilled|TestUserNamespacePod|TestStopSignalAndTimeout)$"
-	"sandbox:^TestRoot(UpdatePodResources|InfraInPodCgroup|PodNamespaces|PodInfra|FailedRunCleansUp|RestartReload|RunPreparesRuntime|UserNamespacePod)$"
-	"cri:Root"
-	"internal/cgstats:"
-)
-read -r -a tests <<<"${CGV2_TESTS:-${default_tests[*]}}"
+# The plan, one line per test binary: "package regex mode [VAR=value...]". The package's test
+# binary runs in the guest with -test.run regex ("-": all) and, for mode "short", -test.short.
+# By default: the root tests that touch cgroups (limits and their update, stats, OOM, pod
+# overhead, cleanup), not the stress loops, which TCG makes very slow and which do not depend on
+# the cgroup mode. CGV2_E2E=1 adds critest (test/e2e TestCritest, E2E_FOCUS honoured) with its
+# leak check.
+plan_default="runtime ^(TestContainerLifecycle|TestOOMKilled|TestUpdateResourcesAndStats|TestStatsAgreeWithCgroup|TestFailedCreateLeavesNothing|TestExitHook|TestSecurityFeatures|TestDaemonRestart|TestMonitorKilled|TestUserNamespacePod|TestStopSignalAndTimeout)$ short
+sandbox ^TestRoot(UpdatePodResources|InfraInPodCgroup|PodNamespaces|PodInfra|FailedRunCleansUp|RestartReload|RunPreparesRuntime|UserNamespacePod|PodOverhead|KubeletPodCgroup)$ short
+cri Root short
+internal/cgstats - short"
+if [[ ${CGV2_E2E:-} == 1 ]]; then
+	plan_default+="
+test/e2e ^TestCritest$ full SHIM_BIN=$repo/${OUT:-_output}/shim E2E_FOCUS=${E2E_FOCUS:-}"
+fi
+plan_in=${CGV2_TESTS:-$plan_default}
 
 log() { echo "cgroupv2: $*" >&2; }
 
@@ -95,14 +100,22 @@ fi
 # --- test binaries ------------------------------------------------------------------------------
 mkdir -p "$out/bin"
 plan=()
-for t in "${tests[@]}"; do
-	p=${t%%:*} re=${t#*:}
+while read -r p re mode envs; do
+	[[ -n $p ]] || continue
 	bin=$out/bin/$(echo "$p" | tr / _).test
 	log "building $p tests"
 	CGO_ENABLED=1 $go test -c -tags seccomp -o "$bin" "./$p"
 	# The package dir: test binaries run there, as go test runs them.
-	plan+=("$bin $repo/$p $re")
-done
+	plan+=("$bin $repo/$p $re ${mode:-short} $envs")
+	if [[ $p == test/e2e ]]; then
+		# What critest needs and the guest cannot build (no network): the daemon, critest and
+		# crictl, the fixture images' busybox.
+		make -s build
+		bash hack/build-tools.sh "${OUT:-_output}/bin"
+		CRISHIM_E2E=1 bash hack/install-deps.sh
+		bash hack/build-busybox.sh "${OUT:-_output}/busybox/busybox"
+	fi
+done <<<"$plan_in"
 
 results=$out/results
 rm -rf "$results"
@@ -133,14 +146,14 @@ if [[ ! -f $results/done ]]; then
 	log "the guest ended without reporting (qemu exit $rc)"
 	fail=1
 fi
-while read -r bin dir re; do
+while read -r bin dir re mode envs; do
 	name=$(basename "$bin" .test)
 	code=$(cat "$results/$name.rc" 2>/dev/null || echo missing)
 	summary=$(grep -cE '^(=== RUN|--- PASS|--- FAIL|--- SKIP)' "$results/$name.log" 2>/dev/null || true)
 	pass=$(grep -cE '^\s*--- PASS' "$results/$name.log" 2>/dev/null || true)
 	failn=$(grep -cE '^\s*--- FAIL' "$results/$name.log" 2>/dev/null || true)
 	skip=$(grep -cE '^\s*--- SKIP' "$results/$name.log" 2>/dev/null || true)
-	log "$name: exit $code, $pass passed, $failn failed, $skip skipped${re:+ (-run $re)}"
+	log "$name: exit $code, $pass passed, $failn failed, $skip skipped (-run $re, $mode${envs:+, $envs})"
 	: "$summary" "$dir"
 	if [[ $code != 0 ]]; then
 		fail=1
