@@ -155,6 +155,12 @@ while read -r bin dir re mode envs; do
 	skip=$(grep -cE '^\s*--- SKIP' "$results/$name.log" 2>/dev/null || true)
 	log "$name: exit $code, $pass passed, $failn failed, $skip skipped (-run $re, $mode${envs:+, $envs})"
 	: "$summary" "$dir"
+	# The guest starts with no cgroup below the root: whatever a binary's tests left is a leak.
+	if [[ -s $results/$name.cgroups-left ]]; then
+		log "$name left cgroups behind:"
+		sed 's/^/  /' "$results/$name.cgroups-left" >&2
+		fail=1
+	fi
 	if [[ $code != 0 ]]; then
 		fail=1
 		grep -E -B2 -A20 '^\s*--- FAIL|^panic:|test timed out' "$results/$name.log" | head -150 >&2 || true
