@@ -26,10 +26,9 @@ fail() {
 }
 
 mount --make-rshared /
-for d in /tmp /run /var/tmp /var/lib /var/log; do
+for d in /run /var/tmp /var/lib /var/log; do
 	mount -t tmpfs -o mode=0755 tmpfs "$d" || fail "tmpfs on $d"
 done
-chmod 1777 /tmp /var/tmp
 # The guest kernel's modules, for the kernel's own module requests (overlay, veth, bridge,
 # nf_tables...): the host has no /lib/modules for this kernel, so the kernel's modprobe is the
 # host's kmod pointed at the unpacked package.
@@ -38,6 +37,11 @@ kver=$(uname -r)
 printf '#!/bin/sh\nexec /sbin/modprobe -d %s "$@"\n' "$kdir" >/run/modprobe
 chmod 755 /run/modprobe
 echo /run/modprobe >/proc/sys/kernel/modprobe
+# /tmp (the tests' temp dirs, rootfs templates, daemon dirs): the ext4 disk the host made.
+/run/modprobe virtio_blk || fail "modprobe virtio_blk"
+for _ in $(seq 100); do [[ -b /dev/vda ]] && break; sleep 0.1; done
+mount -t ext4 /dev/vda /tmp || fail "mount /dev/vda (ext4) on /tmp"
+chmod 1777 /tmp /var/tmp
 # The repo (its _output: e2e work dirs, tool and image caches) and /root (Go's build and module
 # caches) stay readable as on the host and take writes in the guest's memory: an overlay with the
 # 9p dir as its lower layer.

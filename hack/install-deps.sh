@@ -14,8 +14,9 @@ if [[ "${CRISHIM_E2E:-}" == 1 ]]; then
 fi
 if [[ "${CRISHIM_CGROUPV2:-}" == 1 ]]; then
 	# The cgroup v2 guest (hack/cgroupv2.sh): QEMU (TCG) boots Debian's kernel, whose package is
-	# only downloaded and unpacked under _output (never installed); depmod indexes its modules.
-	pkgs+=(qemu-system-x86 kmod)
+	# only downloaded and unpacked under _output (never installed); depmod indexes its modules;
+	# the guest's /tmp is an ext4 disk image.
+	pkgs+=(qemu-system-x86 kmod e2fsprogs)
 fi
 
 missing=()
