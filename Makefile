@@ -24,9 +24,10 @@ build: ## build $(OUT)/shim and the per-pod monitor $(OUT)/crishim-monitor with 
 run: deps build ## install deps, build, run the daemon in the foreground (embedded defaults; CONFIG=file to override)
 	exec $(OUT)/shim daemon $(if $(CONFIG),--config $(CONFIG))
 
-test: ## install deps, run unit + root integration tests, then the critest e2e
+test: ## install deps, run unit + root integration tests, the critest e2e, then the cgroup v2 guest
 	@CRISHIM_E2E=1 bash hack/install-deps.sh
 	$(MAKE) lint unit e2e
+	CGV2_LOCK=0 $(MAKE) test-cgroupv2
 
 unit: ## unit tests (and, as root, the integration tests next to the code)
 	$(GO) test -tags $(TAGS) -count=1 -p 2 -timeout 20m $$($(GO) list ./... | grep -v /test/e2e)
