@@ -75,6 +75,9 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r Resources) e
 	if m.host.CgroupV2 && len(r.Unified) > 0 {
 		res.Unified = r.Unified
 	}
+	if len(r.HugepageLimits) > 0 {
+		m.updateHugetlb(id, cfg.Cgroups.Path, res, r.HugepageLimits)
+	}
 	if err := lc.Set(cfg); err != nil {
 		return fmt.Errorf("update resources of container %q: %w", id, err)
 	}
@@ -82,6 +85,20 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r Resources) e
 	defer c.mu.Unlock()
 	c.rec.Spec.Resources = mergeResources(c.rec.Spec.Resources, r)
 	return c.save()
+}
+
+// updateHugetlb sets the new hugepage limits into res where the container's cgroup has the
+// hugetlb controller, and drops them (as at create) where it has not.
+func (m *Manager) updateHugetlb(id, cgroupPath string, res *cgroups.Resources, limits []HugepageLimit) {
+	if !cglimits.HugetlbAvailable(m.host.CgroupV2, cgroupPath) {
+		m.log.Debug("hugetlb cgroup controller not available: hugepage limits dropped",
+			"container", id, "limits", len(limits))
+		return
+	}
+	res.HugetlbLimit = res.HugetlbLimit[:0]
+	for _, h := range limits {
+		res.HugetlbLimit = append(res.HugetlbLimit, &cgroups.HugepageLimit{Pagesize: h.PageSize, Limit: h.Limit})
+	}
 }
 
 // mergeResources applies the set (non-zero) fields of upd to cur: zero means "unchanged",

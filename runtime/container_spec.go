@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/crishim/crishim/internal/cglimits"
 	"github.com/crishim/crishim/internal/errdefs"
 )
 
@@ -31,6 +32,16 @@ func (m *Manager) specInput(c *container, rootfs string) (specInput, error) {
 	in := specInput{
 		Spec: cs, RootfsPath: rootfs, User: u, Args: args, Env: processEnv(cs),
 		Cwd: processCwd(cs), CgroupsPath: path.Join(parent, cs.ID), Host: m.host,
+	}
+	if len(cs.Resources.HugepageLimits) > 0 {
+		// A kubelet sends limits for every huge page size even where no hugetlb controller
+		// exists; libcontainer would then refuse to start anything (as containerd's
+		// tolerate_missing_hugetlb_controller, drop what cannot be enforced).
+		in.Hugetlb = cglimits.HugetlbAvailable(m.host.CgroupV2, in.CgroupsPath)
+		if !in.Hugetlb {
+			m.log.Debug("hugetlb cgroup controller not available: hugepage limits dropped",
+				"container", cs.Name, "pod", cs.PodID, "limits", len(cs.Resources.HugepageLimits))
+		}
 	}
 	if cs.Pod.PIDMode == PIDModeTarget && !cs.Pod.HostPID {
 		in.PIDTargetNS, err = m.targetPIDNS(cs.Pod.PIDTarget)

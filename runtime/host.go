@@ -85,8 +85,9 @@ func specDevice(dst, src string, d *devconfig.Device) specs.LinuxDevice {
 	}
 }
 
-// linuxResources converts Resources (into r, which already holds the device rules).
-func linuxResources(res Resources, v2 bool, r *specs.LinuxResources) *specs.LinuxResources {
+// linuxResources converts Resources (into r, which already holds the device rules). Hugepage
+// limits are kept only when hugetlb is true (the host has the controller).
+func linuxResources(res Resources, v2, hugetlb bool, r *specs.LinuxResources) *specs.LinuxResources {
 	if r == nil {
 		r = &specs.LinuxResources{}
 	}
@@ -118,6 +119,9 @@ func linuxResources(res Resources, v2 bool, r *specs.LinuxResources) *specs.Linu
 		}
 	}
 	for _, h := range res.HugepageLimits {
+		if !hugetlb {
+			break
+		}
 		r.HugepageLimits = append(r.HugepageLimits, specs.LinuxHugepageLimit{Pagesize: h.PageSize, Limit: h.Limit})
 	}
 	if res.PidsLimit > 0 {

@@ -37,6 +37,9 @@ type specInput struct {
 	CgroupsPath string
 	PIDTargetNS string // /proc/<pid>/ns/pid of the target container (PIDModeTarget)
 	Host        hostInfo
+	// Hugetlb is true when the container's cgroup can take hugepage limits (the hugetlb
+	// controller exists); without it they are dropped.
+	Hugetlb bool
 }
 
 // buildSpec turns a container request into an OCI runtime spec. It is pure: everything from
@@ -108,7 +111,7 @@ func buildSpec(in specInput) (*specs.Spec, error) {
 	if err := applyDevices(s, cs); err != nil {
 		return nil, err
 	}
-	s.Linux.Resources = linuxResources(cs.Resources, in.Host.CgroupV2, s.Linux.Resources)
+	s.Linux.Resources = linuxResources(cs.Resources, in.Host.CgroupV2, in.Hugetlb, s.Linux.Resources)
 	return s, nil
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -285,5 +286,27 @@ func TestProcessMerge(t *testing.T) {
 	}
 	if _, err := parseSignal("SIGNOPE"); !isKind(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("bad signal: %v", err)
+	}
+}
+
+// Hugepage limits reach the OCI spec only when the host can enforce them (specInput.Hugetlb).
+func TestHugepageLimitsInSpec(t *testing.T) {
+	cs := baseSpec()
+	cs.Resources.HugepageLimits = []HugepageLimit{{PageSize: "2MB", Limit: 0}, {PageSize: "1GB", Limit: 1 << 30}}
+	in := specInput{Spec: cs, RootfsPath: "/rootfs", Args: cs.Command, Cwd: "/", CgroupsPath: "/pod/c1", Host: testHost}
+	s, err := buildSpec(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Linux.Resources.HugepageLimits; len(got) != 0 {
+		t.Fatalf("hugepage limits without a hugetlb controller: %v", got)
+	}
+	in.Hugetlb = true
+	if s, err = buildSpec(in); err != nil {
+		t.Fatal(err)
+	}
+	want := []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 0}, {Pagesize: "1GB", Limit: 1 << 30}}
+	if got := s.Linux.Resources.HugepageLimits; !reflect.DeepEqual(got, want) {
+		t.Fatalf("hugepage limits with a hugetlb controller: %v, want %v", got, want)
 	}
 }

@@ -1,6 +1,7 @@
 // Package cglimits holds the bounds crishim accepts for cgroup resource values, shared by the
 // container and pod resource updates. Values outside them are caller bugs the kernel would
-// reject or clamp silently.
+// reject or clamp silently. It also tells which optional limits the host's cgroups can take
+// (HugetlbAvailable).
 package cglimits
 
 import (
