@@ -177,6 +177,6 @@ while read -r bin dir re mode envs; do
 		grep -E -B2 -A20 '^\s*--- FAIL|^panic:|test timed out' "$results/$name.log" | head -150 >&2 || true
 	fi
 done <"$results/plan"
-log "guest run took ${secs}s"
+log "guest run took ${secs}s (including any wait for the lock)"
 rm -f "$disk"
 exit $fail
