@@ -14,10 +14,10 @@ PURGE      ?= 0
 SHELL    := /bin/bash
 export CGO_ENABLED = 1
 
-.PHONY: help deps build kubelet run test unit e2e e2e-kubelet lint bench clean install uninstall check
+.PHONY: help deps build kubelet run test unit e2e e2e-kubelet test-cgroupv2 lint bench clean install uninstall check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 deps: ## install the Debian packages crishim needs (idempotent, quiet when present)
 	@bash hack/install-deps.sh
@@ -41,9 +41,10 @@ uninstall: ## remove what install put; pods and state stay unless PURGE=1
 check: build ## preflight: can this host run crishim? (shim check)
 	$(OUT)/shim check $(if $(CONFIG),--config $(CONFIG))
 
-test: ## install deps, run unit + root integration tests, then the e2e (critest, daemon-level, kubelet)
+test: ## install deps, run unit + root integration tests, the e2e (critest, daemon-level, kubelet), then the cgroup v2 guest
 	@CRISHIM_E2E=1 bash hack/install-deps.sh
 	$(MAKE) lint unit e2e
+	CGV2_LOCK=0 $(MAKE) test-cgroupv2
 
 unit: ## unit tests (and, as root, the integration tests next to the code)
 	$(GO) test -tags $(TAGS) -count=1 -p 2 -timeout 20m $$($(GO) list ./... | grep -v /test/e2e)
@@ -55,6 +56,9 @@ e2e: build kubelet ## critest + daemon-level tests + the kubelet test against th
 e2e-kubelet: build kubelet ## only the kubelet test: a standalone kubelet runs static pods on the daemon
 	@CRISHIM_E2E=1 bash hack/install-deps.sh
 	SHIM_BIN=$(CURDIR)/$(OUT)/shim KUBELET_BIN=$(CURDIR)/$(OUT)/kubelet $(GO) test -tags $(TAGS) -count=1 -timeout 20m -v -run '^TestKubelet$$' ./test/e2e/ 2>&1 | tee $(OUT)/e2e-kubelet.log; exit $${PIPESTATUS[0]}
+
+test-cgroupv2: ## root tests on a real cgroup v2 kernel in a QEMU guest (TCG); CGV2_E2E=1 adds critest
+	bash hack/cgroupv2.sh
 
 bench: build ## crishim vs containerd side by side (installs containerd): table + JSON in $(OUT)/bench/
 	@CRISHIM_BENCH=1 bash hack/install-deps.sh

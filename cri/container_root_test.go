@@ -159,9 +159,12 @@ func TestContainerLifecycleRoot(t *testing.T) {
 // removeTestCgroup removes the test's parent cgroup from every hierarchy; it fails when a
 // pod or container cgroup is still below it.
 func removeTestCgroup(t *testing.T, parent string) {
+	// v1: one dir per controller hierarchy (and the hybrid unified one); v2: one dir.
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
-	if d := "/sys/fs/cgroup/unified" + parent; dirExists(d) {
-		dirs = append(dirs, d)
+	for _, d := range []string{"/sys/fs/cgroup/unified" + parent, "/sys/fs/cgroup" + parent} {
+		if dirExists(d) {
+			dirs = append(dirs, d)
+		}
 	}
 	for _, d := range dirs {
 		if err := os.Remove(d); err != nil && !os.IsNotExist(err) {

@@ -14,6 +14,12 @@ if [[ "${CRISHIM_E2E:-}" == 1 ]]; then
 	# systemd-analyze verify checks the unit make install writes (test/install).
 	pkgs+=(systemd)
 fi
+if [[ "${CRISHIM_CGROUPV2:-}" == 1 ]]; then
+	# The cgroup v2 guest (hack/cgroupv2.sh): QEMU (TCG) boots Debian's kernel, whose package is
+	# only downloaded and unpacked under _output (never installed); depmod indexes its modules;
+	# the guest's /tmp is an ext4 disk image.
+	pkgs+=(qemu-system-x86 kmod e2fsprogs)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -61,6 +61,11 @@ func (m *Manager) UpdateResources(ctx context.Context, id string, r Resources) e
 	res := cfg.Cgroups.Resources
 	// Zero fields leave the cgroup value unchanged (libcontainer skips them).
 	res.CpuShares, res.CpuQuota, res.CpuPeriod = uint64(r.CPUShares), r.CPUQuota, uint64(r.CPUPeriod)
+	if m.host.CgroupV2 && r.CPUShares > 0 {
+		// libcontainer's cgroup2 manager writes cpu.weight only: shares are converted when a
+		// spec becomes a config, which an update skips (runc update converts them too).
+		res.CpuWeight = cgroups.ConvertCPUSharesToCgroupV2Value(uint64(r.CPUShares))
+	}
 	res.CpusetCpus, res.CpusetMems = r.CpusetCpus, r.CpusetMems
 	res.Memory, res.MemorySwap = r.MemoryLimitInBytes, r.MemorySwapLimitInBytes
 	if r.PidsLimit != 0 {

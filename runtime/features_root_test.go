@@ -69,7 +69,8 @@ func TestSecurityFeatures(t *testing.T) {
 	if got := execOut(t, m, def.ID, "cat", "/data/f", "/etc/hostname"); got != "hosttestpod" {
 		t.Errorf("mount and pod files: %q", got)
 	}
-	if got := execOut(t, m, def.ID, "sh", "-c", "grep -c -e /proc/keys -e /proc/sys -e /proc/acpi /proc/self/mountinfo; hostname"); got != "3\ntestpod" {
+	// Whole mount points: kernels with sysrq also have a read-only /proc/sysrq-trigger.
+	if got := execOut(t, m, def.ID, "sh", "-c", "grep -c -E ' /proc/(keys|sys|acpi) ' /proc/self/mountinfo; hostname"); got != "3\ntestpod" {
 		t.Errorf("masked /proc/keys, /proc/acpi, read-only /proc/sys, hostname: %q", got)
 	}
 
@@ -199,32 +200,81 @@ func dirsOnly(e []os.DirEntry) []string {
 	return out
 }
 
+// cgroupLimit reads a limit of a container cgroup: v1 from the controller's hierarchy, v2 from
+// /sys/fs/cgroup (v2 names: memory.max, cpu.max, cpu.weight, pids.max).
+func cgroupLimit(t *testing.T, path, v1ctl, v1file, v2file string) string {
+	t.Helper()
+	f := filepath.Join("/sys/fs/cgroup", v1ctl, path, v1file)
+	if fileExists("/sys/fs/cgroup/cgroup.controllers") {
+		f = filepath.Join("/sys/fs/cgroup", path, v2file)
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestUpdateResourcesAndStats creates a container with memory, CPU and pids limits, updates
+// them, and checks the cgroup files (v1 or v2) after each step. CPU shares updated to N must
+// give the cgroup the same cpu.shares (v1) or cpu.weight (v2) as a container created with N.
 func TestUpdateResourcesAndStats(t *testing.T) {
 	needRoot(t)
 	m := newTestManager(t, newTestRootfs(t), t.TempDir(), t.TempDir())
 	pod := newTestPod(t)
-	a := startSleeper(t, m, pod, func(s *ContainerSpec) { s.Resources.MemoryLimitInBytes = 64 << 20 })
-	ctx := context.Background()
-	if err := m.UpdateResources(ctx, a.ID, Resources{MemoryLimitInBytes: 96 << 20, CPUShares: 512}); err != nil {
-		t.Fatal(err)
+	a := startSleeper(t, m, pod, func(s *ContainerSpec) {
+		s.Resources.MemoryLimitInBytes = 64 << 20
+		s.Resources.CPUQuota, s.Resources.CPUPeriod = 50000, 100000
+		s.Resources.PidsLimit = 100
+		s.Resources.CPUShares = 512
+	})
+	b := startSleeper(t, m, pod, func(s *ContainerSpec) { s.Resources.CPUShares = 2048 })
+	cg := filepath.Join(pod.cgroup, a.ID)
+	v2 := fileExists("/sys/fs/cgroup/cgroup.controllers")
+	shares := func(id string) string {
+		return cgroupLimit(t, filepath.Join(pod.cgroup, id), "cpu", "cpu.shares", "cpu.weight")
 	}
-	var limit string
-	for _, mp := range cgroupMounts() {
-		for _, f := range []string{"memory.limit_in_bytes", "memory.max"} {
-			if b, err := os.ReadFile(filepath.Join(mp, pod.cgroup, a.ID, f)); err == nil {
-				limit = strings.TrimSpace(string(b))
+	check := func(step, mem, quota, period, pids string) {
+		t.Helper()
+		if v := cgroupLimit(t, cg, "memory", "memory.limit_in_bytes", "memory.max"); v != mem {
+			t.Errorf("%s: memory limit %q, want %s", step, v, mem)
+		}
+		if v2 {
+			if v := cgroupLimit(t, cg, "", "", "cpu.max"); v != quota+" "+period {
+				t.Errorf("%s: cpu.max %q, want %s %s", step, v, quota, period)
+			}
+		} else {
+			q := cgroupLimit(t, cg, "cpu", "cpu.cfs_quota_us", "")
+			p := cgroupLimit(t, cg, "cpu", "cpu.cfs_period_us", "")
+			if q != quota || p != period {
+				t.Errorf("%s: cfs quota %s period %s, want %s %s", step, q, p, quota, period)
 			}
 		}
+		if v := cgroupLimit(t, cg, "pids", "pids.max", "pids.max"); v != pids {
+			t.Errorf("%s: pids.max %q, want %s", step, v, pids)
+		}
 	}
-	if limit != fmt.Sprint(96<<20) {
-		t.Errorf("memory limit in the cgroup = %q", limit)
+	check("create", fmt.Sprint(64<<20), "50000", "100000", "100")
+	created, want := shares(a.ID), shares(b.ID)
+	if created == want {
+		t.Fatalf("512 and 2048 shares give the same cpu shares/weight %s", want)
 	}
-	if st, _ := m.Status(a.ID); st.Resources.MemoryLimitInBytes != 96<<20 || st.Resources.CPUShares != 512 {
+	ctx := context.Background()
+	upd := Resources{MemoryLimitInBytes: 96 << 20, CPUShares: 2048, CPUQuota: 20000, CPUPeriod: 50000, PidsLimit: 50}
+	if err := m.UpdateResources(ctx, a.ID, upd); err != nil {
+		t.Fatal(err)
+	}
+	check("update", fmt.Sprint(96<<20), "20000", "50000", "50")
+	if got := shares(a.ID); got != want {
+		t.Errorf("cpu shares/weight after an update to 2048 shares: %s (was %s), want %s as created", got, created, want)
+	}
+	if st, _ := m.Status(a.ID); st.Resources.MemoryLimitInBytes != 96<<20 || st.Resources.CPUShares != 2048 || st.Resources.PidsLimit != 50 {
 		t.Errorf("status resources %+v", st.Resources)
 	}
 	if err := m.UpdateResources(ctx, a.ID, Resources{MemoryLimitInBytes: -5}); !isKind(err, errInvalidMon) {
 		t.Errorf("negative memory: %v", err)
 	}
+	check("invalid update", fmt.Sprint(96<<20), "20000", "50000", "50")
 	s, err := m.Stats(ctx, a.ID)
 	if err != nil || s.MemoryUsage == 0 || s.CPUUsageNanos == 0 || s.Pids == 0 {
 		t.Errorf("stats %+v %v", s, err)

@@ -72,13 +72,34 @@ func within(a, b uint64, pct float64) bool {
 	return d <= pct/100*float64(max(a, b))
 }
 
+// cgroupFigures reads a container cgroup's CPU time, memory usage, inactive file pages and
+// anonymous memory straight from the cgroup files: v1 cpuacct.usage, memory.usage_in_bytes and
+// memory.stat total_*; v2 cpu.stat usage_usec, memory.current and memory.stat.
+func cgroupFigures(t *testing.T, path string) (cpu, usage, inactive, rss uint64) {
+	t.Helper()
+	if v2 := "/sys/fs/cgroup/cgroup.controllers"; fileExists(v2) {
+		dir := filepath.Join("/sys/fs/cgroup", path)
+		stat := filepath.Join(dir, "memory.stat")
+		return statKey(t, filepath.Join(dir, "cpu.stat"), "usage_usec") * 1000,
+			readUintFile(t, filepath.Join(dir, "memory.current")),
+			statKey(t, stat, "inactive_file"), statKey(t, stat, "anon")
+	}
+	mem := filepath.Join("/sys/fs/cgroup/memory", path)
+	return readUintFile(t, filepath.Join("/sys/fs/cgroup/cpuacct", path, "cpuacct.usage")),
+		readUintFile(t, filepath.Join(mem, "memory.usage_in_bytes")),
+		statKey(t, filepath.Join(mem, "memory.stat"), "total_inactive_file"),
+		statKey(t, filepath.Join(mem, "memory.stat"), "total_rss")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
 // TestStatsAgreeWithCgroup runs a container that holds a 32 MiB buffer and burns CPU, and
-// checks Stats against the cgroup v1 files read right after (within 5%).
+// checks Stats against the cgroup files (v1 or v2) read right after (within 5%).
 func TestStatsAgreeWithCgroup(t *testing.T) {
 	needRoot(t)
-	if _, err := os.Stat("/sys/fs/cgroup/memory"); err != nil {
-		t.Skip("needs cgroup v1 memory hierarchy at /sys/fs/cgroup/memory")
-	}
 	rootfs := usageRootfs{newTestRootfs(t)}
 	m := newTestManager(t, rootfs, t.TempDir(), t.TempDir())
 	pod := newTestPod(t)
@@ -97,17 +118,13 @@ func TestStatsAgreeWithCgroup(t *testing.T) {
 	time.Sleep(time.Second)
 	// The burner keeps using CPU: bracket the sample between two cgroup reads (how much CPU
 	// it gets depends on how busy the machine is, so nothing here asserts an amount).
-	cpuFile := filepath.Join("/sys/fs/cgroup/cpuacct", pod.cgroup, st.ID, "cpuacct.usage")
-	cpu0 := readUintFile(t, cpuFile)
+	cg := filepath.Join(pod.cgroup, st.ID)
+	cpu0, _, _, _ := cgroupFigures(t, cg)
 	s, err := m.Stats(ctx, st.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpu := readUintFile(t, cpuFile)
-	mem := filepath.Join("/sys/fs/cgroup/memory", pod.cgroup, st.ID)
-	usage := readUintFile(t, filepath.Join(mem, "memory.usage_in_bytes"))
-	inactive := statKey(t, filepath.Join(mem, "memory.stat"), "total_inactive_file")
-	rss := statKey(t, filepath.Join(mem, "memory.stat"), "total_rss")
+	cpu, usage, inactive, rss := cgroupFigures(t, cg)
 	t.Logf("stats %+v; cgroup cpu %d usage %d inactive_file %d rss %d", s, cpu, usage, inactive, rss)
 	if s.CPUUsageNanos < cpu0 || s.CPUUsageNanos > cpu || s.CPUUsageNanos <= first.CPUUsageNanos {
 		t.Errorf("cpu %d not between the cgroup's %d and %d, or not above the first sample's %d", s.CPUUsageNanos, cpu0, cpu, first.CPUUsageNanos)

@@ -63,7 +63,13 @@ func updateCgroup(path string, res *Resources) error {
 		if err != nil {
 			return fmt.Errorf("load cgroup %s: %w", path, err)
 		}
-		if err := cg.Update(cgroup2.ToResources(spec)); err != nil {
+		r := cgroup2.ToResources(spec)
+		// A pod created without a limit has no cpu/memory/pids files yet: its parent must
+		// first give it those controllers (cgroup.subtree_control), or the write fails.
+		if err := cg.ToggleControllers(r.EnabledControllers(), cgroup2.Enable); err != nil {
+			return fmt.Errorf("update cgroup %s: enable controllers: %w", path, err)
+		}
+		if err := cg.Update(r); err != nil {
 			return fmt.Errorf("update cgroup %s: %w: %w", path, errdefs.ErrInvalidArgument, err)
 		}
 		return nil

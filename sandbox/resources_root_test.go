@@ -53,7 +53,9 @@ func TestRootUpdatePodResources(t *testing.T) {
 	}
 	wantCPU := "512"
 	if cgroups.Mode() == cgroups.Unified {
-		wantCPU = "20" // 512 shares as a cgroup2 weight
+		// 512 shares as a cgroup2 weight, by the quadratic conversion runc uses for container
+		// cgroups (shares 2/1024/262144 → weight 1/100/10000).
+		wantCPU = "59"
 	}
 	if v := cgroupValue(t, sb.CgroupParent, cpuCtl, cpuFile); v != wantCPU {
 		t.Fatalf("%s = %s, want %s", cpuFile, v, wantCPU)

@@ -321,11 +321,17 @@ func TestRootInfraInPodCgroup(t *testing.T) {
 	if !strings.Contains(string(b), sb.CgroupParent) {
 		t.Errorf("infra cgroups %s, want below %s", b, sb.CgroupParent)
 	}
-	if cgroupMode() == "v1" {
-		limit, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory", sb.CgroupParent, "memory.limit_in_bytes"))
-		if strings.TrimSpace(string(limit)) != fmt.Sprint(128<<20) {
-			t.Errorf("memory limit %q", limit)
+	limitFile := filepath.Join("/sys/fs/cgroup/memory", sb.CgroupParent, "memory.limit_in_bytes")
+	if cgroupMode() == "v2" {
+		limitFile = filepath.Join(unifiedRoot, sb.CgroupParent, "memory.max")
+		// The infra process sits in a child: a cgroup2 parent with processes could not give
+		// controllers to its containers.
+		if !strings.Contains(string(b), "0::"+sb.CgroupParent+"/infra\n") {
+			t.Errorf("infra cgroup %q, want %s/infra", b, sb.CgroupParent)
 		}
+	}
+	if limit, _ := os.ReadFile(limitFile); strings.TrimSpace(string(limit)) != fmt.Sprint(128<<20) {
+		t.Errorf("memory limit %q in %s", limit, limitFile)
 	}
 	if err := m.Remove(context.Background(), sb.ID); err != nil {
 		t.Fatal(err)
