@@ -5,14 +5,19 @@ TAGS     ?= seccomp
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -X main.version=$(VERSION)
 CONFIG   ?=
+# make install / uninstall (hack/install.sh): DESTDIR stages a package tree.
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+PURGE      ?= 0
 
 SHELL    := /bin/bash
 export CGO_ENABLED = 1
 
-.PHONY: help deps build run test unit e2e lint bench clean
+.PHONY: help deps build run test unit e2e lint bench clean install uninstall check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 deps: ## install the Debian packages crishim needs (idempotent, quiet when present)
 	@bash hack/install-deps.sh
@@ -23,6 +28,15 @@ build: ## build $(OUT)/shim and the per-pod monitor $(OUT)/crishim-monitor with 
 
 run: deps build ## install deps, build, run the daemon in the foreground (embedded defaults; CONFIG=file to override)
 	exec $(OUT)/shim daemon $(if $(CONFIG),--config $(CONFIG))
+
+install: build ## install shim + crishim-monitor in $(PREFIX)/bin, the config (when absent), the systemd unit, CNI plugins
+	OUT=$(OUT) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) SYSCONFDIR=$(SYSCONFDIR) bash hack/install.sh install
+
+uninstall: ## remove what install put; pods and state stay unless PURGE=1
+	OUT=$(OUT) DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) SYSCONFDIR=$(SYSCONFDIR) PURGE=$(PURGE) bash hack/install.sh uninstall
+
+check: build ## preflight: can this host run crishim? (shim check)
+	$(OUT)/shim check $(if $(CONFIG),--config $(CONFIG))
 
 test: ## install deps, run unit + root integration tests, then the critest e2e
 	@CRISHIM_E2E=1 bash hack/install-deps.sh

@@ -11,6 +11,8 @@ if [[ "${CRISHIM_E2E:-}" == 1 ]]; then
 	# busybox is built from Debian's source package for the critest images (hack/build-busybox.sh:
 	# apt-get source unpacks .tar.bz2/.tar.xz with dpkg-source, then a static gcc build).
 	pkgs+=(dpkg-dev build-essential bzip2 xz-utils tmux)
+	# systemd-analyze verify checks the unit make install writes (test/install).
+	pkgs+=(systemd)
 fi
 
 missing=()

@@ -268,13 +268,25 @@ func TestSelectManifest(t *testing.T) {
 }
 
 func TestChainIDs(t *testing.T) {
-	// Values from the OCI image spec's example.
-	got := chainIDs([]string{
-		"sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4",
-		"sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4",
-	})
-	if got[0] != "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4" || len(got[1]) != 71 || got[1] == got[0] {
-		t.Fatalf("chain ids %v", got)
+	// DiffIDs from the OCI image spec's config example (config.md, rootfs.diff_ids); the chain
+	// IDs were computed outside Go as sha256("<ChainID(n-1)> <DiffID(n)>") (printf | sha256sum).
+	const (
+		d0 = "sha256:c6f988f4874bb0add23a778f753c65efe992244e148a1d2ec2a8b664fb66bbd1"
+		d1 = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
+	)
+	got := chainIDs([]string{d0, d1, d0})
+	want := []string{
+		d0,
+		"sha256:c3191d32a37d7159b2e30830937d2e30268ad6c375a773a8994911a3aba9b93f",
+		"sha256:ce60e381e7c2941cc3c11bc7a60b267bb56a3be80df231da8c523c53af72518b",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("chain ids %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("chain id %d = %s, want %s", i, got[i], want[i])
+		}
 	}
 }
 

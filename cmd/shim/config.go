@@ -183,3 +183,34 @@ func MarshalDefault() ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// get returns the value of a dotted key (root_dir, cni.conf_dir) as text; lists print one
+// item per line. Scripts (hack/install.sh) read the effective paths through it.
+func (c Config) get(key string) (string, error) {
+	m, err := c.asMap()
+	if err != nil {
+		return "", err
+	}
+	var v any = m
+	for _, part := range strings.Split(key, ".") {
+		table, ok := v.(map[string]any)
+		if !ok {
+			return "", fmt.Errorf("unknown key %q", key)
+		}
+		if v, ok = table[part]; !ok {
+			return "", fmt.Errorf("unknown key %q", key)
+		}
+	}
+	switch v := v.(type) {
+	case map[string]any:
+		return "", fmt.Errorf("%q is a table, not a value", key)
+	case []any:
+		items := make([]string, len(v))
+		for i, x := range v {
+			items[i] = fmt.Sprint(x)
+		}
+		return strings.Join(items, "\n"), nil
+	default:
+		return fmt.Sprint(v), nil
+	}
+}

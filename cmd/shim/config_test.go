@@ -88,3 +88,20 @@ func TestConfigAsMapUsesTOMLNames(t *testing.T) {
 		t.Error("Go field names leaked into the map")
 	}
 }
+
+func TestConfigGet(t *testing.T) {
+	c := DefaultConfig()
+	c.RootDir = "/srv/crishim"
+	c.CNI.BinDirs = []string{"/a", "/b"}
+	for key, want := range map[string]string{"root_dir": "/srv/crishim", "cni.conf_dir": "/etc/cni/net.d",
+		"cni.bin_dirs": "/a\n/b", "cni.write_default": "true", "sandbox.shm_size_bytes": "67108864"} {
+		if got, err := c.get(key); err != nil || got != want {
+			t.Errorf("get(%q) = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	for _, key := range []string{"nope", "cni.nope", "root_dir.x", "cni", ""} {
+		if got, err := c.get(key); err == nil {
+			t.Errorf("get(%q) = %q, want an error", key, got)
+		}
+	}
+}

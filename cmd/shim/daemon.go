@@ -20,12 +20,14 @@ import (
 	"github.com/crishim/crishim/cri"
 	"github.com/crishim/crishim/images"
 	"github.com/crishim/crishim/internal/metrics"
+	"github.com/crishim/crishim/internal/preflight"
 )
 
 // gracefulStopTimeout bounds how long SIGTERM waits for in-flight RPCs before closing them.
 const gracefulStopTimeout = 10 * time.Second
 
 func runDaemon(ctx context.Context, configPath string, explicit bool) error {
+	sd := newNotifier()
 	cfg, log, err := loadConfigAndLogger(configPath, explicit)
 	if err != nil {
 		return err
@@ -35,6 +37,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	logPreflight(log, preflight.Run(preflight.Real(), preflightParams(cfg)))
 	if err := checkSocketFree(cfg.Socket); err != nil {
 		return err
 	}
@@ -113,6 +116,10 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	errc := make(chan error, 1)
 	go func() { errc <- g.Serve(lis) }()
 	log.Info("crishim serving", "socket", cfg.Socket, "version", buildVersion(), "root", cfg.RootDir, "state", cfg.StateDir)
+	// The listener is bound, so connections made from now on are served: tell systemd.
+	if err := sd.notify("READY=1\nSTATUS=serving " + cfg.Socket); err != nil {
+		log.Warn("cannot notify systemd", "err", err)
+	}
 
 	select {
 	case err := <-errc:
@@ -120,6 +127,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	case <-ctx.Done():
 	}
 	log.Info("stopping: containers keep running")
+	_ = sd.notify("STOPPING=1")
 	stopGRPC(g)
 	os.Remove(cfg.Socket)
 	return nil

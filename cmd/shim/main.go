@@ -33,8 +33,8 @@ func newRootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&configPath, "config", defaultConfigPath, "path of the TOML configuration file")
-	root.AddCommand(newDaemonCommand(&configPath), newConfigCommand(), newVersionCommand(), newMonitorCommand(),
-		newImagesCommand(&configPath))
+	root.AddCommand(newDaemonCommand(&configPath), newConfigCommand(&configPath), newVersionCommand(), newMonitorCommand(),
+		newImagesCommand(&configPath), newCheckCommand(&configPath))
 	root.AddCommand(newPodHelperCommands()...)
 	return root
 }
@@ -50,7 +50,7 @@ func newDaemonCommand(configPath *string) *cobra.Command {
 	}
 }
 
-func newConfigCommand() *cobra.Command {
+func newConfigCommand(configPath *string) *cobra.Command {
 	cfg := &cobra.Command{Use: "config", Short: "Configuration helpers"}
 	cfg.AddCommand(&cobra.Command{
 		Use:   "default",
@@ -62,6 +62,22 @@ func newConfigCommand() *cobra.Command {
 				return err
 			}
 			_, err = cmd.OutOrStdout().Write(b)
+			return err
+		},
+	}, &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print one value of the effective configuration (e.g. root_dir, cni.conf_dir)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := LoadConfig(*configPath, cmd.Flags().Changed("config"))
+			if err != nil {
+				return err
+			}
+			v, err := c.get(args[0])
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), v)
 			return err
 		},
 	})
