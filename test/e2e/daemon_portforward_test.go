@@ -27,8 +27,8 @@ func TestDaemonPortForwardUpload(t *testing.T) {
 	podID := e.runPod(pod)
 	defer e.removePod(podID)
 	cid := e.startContainer(podID, pod, shContainer("nc", "nc -l -p 9000 > /tmp/upload; touch /tmp/done; sleep 3600"))
-	// 9000 = 0x2328; state 0A = LISTEN.
-	e.waitExec(cid, "grep -q ':2328 00000000:0000 0A' /proc/net/tcp && echo up", "up")
+	// 9000 = 0x2328; state 0A = LISTEN (busybox nc listens on a dual-stack IPv6 socket).
+	e.waitExec(cid, "cat /proc/net/tcp /proc/net/tcp6 | grep -q ':2328 0*:0000 0A' && echo up", "up")
 
 	ctx, cancel := e.ctx()
 	defer cancel()
