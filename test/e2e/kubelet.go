@@ -33,6 +33,9 @@ type KubeletConfig struct {
 	// CgroupRoot is the cgroupfs parent under which the kubelet creates kubepods/ (it must
 	// exist in every hierarchy before the kubelet starts).
 	CgroupRoot string
+	// PodCIDR is the node's pod CIDR (standalone kubelets take it from their configuration and
+	// hand it to the runtime through UpdateRuntimeConfig).
+	PodCIDR string
 }
 
 // Write writes the KubeletConfiguration (JSON, which the kubelet reads as YAML) into RootDir and
@@ -46,6 +49,7 @@ func (c KubeletConfig) Write() (string, error) {
 		"containerRuntimeEndpoint": "unix://" + c.Endpoint,
 		"cgroupDriver":             "cgroupfs",
 		"cgroupRoot":               c.CgroupRoot,
+		"podCIDR":                  c.PodCIDR,
 		"failSwapOn":               false,
 		"address":                  "127.0.0.1",
 		"port":                     c.Port,
@@ -115,6 +119,7 @@ type KubePod struct {
 	} `json:"metadata"`
 	Status struct {
 		Phase             string            `json:"phase"`
+		PodIP             string            `json:"podIP"`
 		ContainerStatuses []KubeContainerSt `json:"containerStatuses"`
 	} `json:"status"`
 }

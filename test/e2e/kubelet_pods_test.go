@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,10 @@ func TestKubelet(t *testing.T) {
 			c.State.Terminated.ExitCode == 0 && c.State.Terminated.Reason == "Completed"
 	})
 	k.checkWeb(web)
+	// The kubelet sent its pod CIDR through UpdateRuntimeConfig: the pod's address comes from it.
+	if _, cidr, err := net.ParseCIDR(k.podCIDR); err != nil || !cidr.Contains(net.ParseIP(web.Status.PodIP)) {
+		t.Errorf("pod web has IP %q, want one in the kubelet's pod CIDR %s (%v)", web.Status.PodIP, k.podCIDR, err)
+	}
 	crash := k.waitPod("crash", "restarted twice", 4*time.Minute, func(p KubePod) bool {
 		c := p.Container("crash")
 		return c != nil && c.RestartCount >= 2

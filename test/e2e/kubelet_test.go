@@ -37,8 +37,8 @@ var kubeletAllowedErrors = []AllowedError{
 		Why: "the device manager's checkpoint: a kubelet's first start has none"},
 	{Pattern: regexp.MustCompile(`"eviction manager: failed to check if we have separate container filesystem. Ignoring." err="no imagefs label for configured runtime"`),
 		Why: "cadvisor knows an image filesystem label for CRI-O only: every other runtime (containerd too) gets this"},
-	{Pattern: regexp.MustCompile(`"Skipping pod synchronization" err="PLEG is not healthy: pleg has yet to be successful"`),
-		Why: "logged at start, before the kubelet's first relist of the runtime's pods"},
+	{Pattern: regexp.MustCompile(`"Skipping pod synchronization" err="\[?(container runtime status check may not have completed yet, )?PLEG is not healthy: pleg has yet to be successful\]?"`),
+		Why: "logged at start, before the kubelet's first relist of the runtime's pods (and, on a busy machine, before its first runtime status check)"},
 	{Pattern: regexp.MustCompile(`"Error syncing pod, skipping" err="failed to \\"StartContainer\\" for \\"crash\\" with CrashLoopBackOff`),
 		Why: "the back-off of the test's crash-looping container"},
 	{Pattern: regexp.MustCompile(`"ContainerStatus from runtime service failed" err="rpc error: code = NotFound desc = container \\"([0-9a-f]+)\\": not found"`),
@@ -83,6 +83,7 @@ type kubeletEnv struct {
 	logPath  string
 	d        *Daemon
 	kc       *KubeletClient
+	podCIDR  string // the node's pod CIDR in the kubelet's configuration
 }
 
 // newKubeletEnv starts a shim daemon and a kubelet on it, and registers the cleanup of what
@@ -117,7 +118,13 @@ func newKubeletEnv(t *testing.T) *kubeletEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := KubeletConfig{RootDir: k.dir, StaticPodPath: k.manifest, Endpoint: k.e.cfg.Socket, Port: port, CgroupRoot: cgroupRoot}
+	// A pod CIDR other than the daemon's configured subnet (10.200-249.x.0/24): pods must get
+	// their addresses from what the kubelet sent.
+	var b int
+	_, _ = fmt.Sscanf(sfx[2:4], "%02x", &b)
+	k.podCIDR = fmt.Sprintf("10.251.%d.0/24", b)
+	cfg := KubeletConfig{RootDir: k.dir, StaticPodPath: k.manifest, Endpoint: k.e.cfg.Socket, Port: port,
+		CgroupRoot: cgroupRoot, PodCIDR: k.podCIDR}
 	cfgPath, err := cfg.Write()
 	if err != nil {
 		t.Fatal(err)
