@@ -20,10 +20,12 @@ import (
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-// testConfig points every dir at a temp dir; the bin dir is empty (no plugins).
+// testConfig points every dir at a temp dir; the bin dir is empty (no plugins). The bridge
+// name is one no host has: a pod CIDR update touches an existing bridge of that name.
 func testConfig(t *testing.T) Config {
 	t.Helper()
 	cfg := DefaultConfig()
+	cfg.BridgeName = "cniu" + randHex(4)
 	cfg.ConfDir = filepath.Join(t.TempDir(), "net.d")
 	cfg.BinDirs = []string{t.TempDir()}
 	return cfg
@@ -91,7 +93,7 @@ func TestNewWritesDefaultIntoEmptyDir(t *testing.T) {
 		t.Errorf("plugins %s", got)
 	}
 	s := string(n.list.Bytes)
-	for _, want := range []string{`"10.88.0.0/16"`, `"fd42::/64"`, `"crishim0"`, `"portMappings": true`,
+	for _, want := range []string{`"10.88.0.0/16"`, `"fd42::/64"`, `"` + cfg.BridgeName + `"`, `"portMappings": true`,
 		filepath.Join(state, "cni", "networks")} {
 		if !strings.Contains(s, want) {
 			t.Errorf("default config lacks %s:\n%s", want, s)
@@ -211,10 +213,10 @@ func TestUpdatePodCIDR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.UpdatePodCIDR("not-a-cidr"); !errors.Is(err, errdefs.ErrInvalidArgument) {
+	if err := m.UpdatePodCIDR(context.Background(), "not-a-cidr"); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Fatalf("bad cidr: %v", err)
 	}
-	if err := m.UpdatePodCIDR("10.99.0.0/24, fd99::/64"); err != nil {
+	if err := m.UpdatePodCIDR(context.Background(), "10.99.0.0/24, fd99::/64"); err != nil {
 		t.Fatal(err)
 	}
 	n, err := m.current(context.Background())
@@ -234,7 +236,7 @@ func TestUpdatePodCIDR(t *testing.T) {
 	if _, err := m.current(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := m.UpdatePodCIDR("10.98.0.0/24"); err != nil {
+	if err := m.UpdatePodCIDR(context.Background(), "10.98.0.0/24"); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(filepath.Join(cfg.ConfDir, "00-user.conflist"))

@@ -95,6 +95,11 @@ func (m *Manager) loadFirst(files []confFile) (*network, error) {
 func (m *Manager) current(ctx context.Context) (*network, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.currentLocked(ctx)
+}
+
+// currentLocked is current for callers holding m.mu.
+func (m *Manager) currentLocked(ctx context.Context) (*network, error) {
 	files, fp, err := scanDir(m.cfg.ConfDir)
 	if err != nil {
 		return nil, fmt.Errorf("cni: %w: %w", err, errdefs.ErrFailedPrecondition)

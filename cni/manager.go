@@ -12,7 +12,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,8 +86,20 @@ func New(cfg Config, rootDir string, log *slog.Logger) (*Manager, error) {
 		// Plugins inherit our environment; bridge (ipMasq) and portmap exec iptables.
 		log.Warn("iptables not found in PATH: bridge ipMasq and portmap plugins will fail", "PATH", os.Getenv("PATH"))
 	}
+	if err := m.loadPodCIDRs(); err != nil {
+		return nil, err
+	}
 	if _, err := m.current(context.Background()); err != nil {
 		log.Warn("cni network not ready", "err", err)
+	} else if m.podCIDRs != (subnets{}) {
+		// A crash between recording the node's CIDRs and rewriting the default network
+		// leaves the file behind: bring it up to date before the first pod.
+		m.mu.Lock()
+		err := m.applyPodCIDRs(context.Background())
+		m.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }
@@ -162,42 +173,6 @@ func (m *Manager) checkPlugin(ctx context.Context, n *network, typ string) error
 	if !slices.Contains(pv.versions, want) {
 		return fmt.Errorf("cni: network %q (%s): plugin %q supports CNI versions %v, not %s: %w",
 			n.list.Name, n.file, typ, pv.versions, want, errdefs.ErrFailedPrecondition)
-	}
-	return nil
-}
-
-// UpdatePodCIDR records the node's pod CIDR(s) ("a" or "a,b" for dual stack): it is passed to
-// plugins as the ipRanges capability and, when the network in use is crishim's default one,
-// becomes its subnet (the config file is rewritten; new pods get addresses from it).
-func (m *Manager) UpdatePodCIDR(cidr string) error {
-	var s subnets
-	for _, c := range strings.Split(cidr, ",") {
-		c = strings.TrimSpace(c)
-		if c == "" {
-			continue
-		}
-		ip, _, err := net.ParseCIDR(c)
-		if err != nil {
-			return fmt.Errorf("cni: pod CIDR %q: %w: %w", c, err, errdefs.ErrInvalidArgument)
-		}
-		if ip.To4() != nil {
-			s.v4 = c
-		} else {
-			s.v6 = c
-		}
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s == m.podCIDRs {
-		return nil
-	}
-	m.podCIDRs = s
-	if !m.cfg.WriteDefault || m.net == nil || filepath.Base(m.net.file) != DefaultConfFile ||
-		filepath.Dir(m.net.file) != filepath.Clean(m.cfg.ConfDir) {
-		return nil
-	}
-	if err := m.writeDefault(context.Background(), m.subnets()); err != nil {
-		return fmt.Errorf("cni: update pod CIDR: %w", err)
 	}
 	return nil
 }

@@ -33,6 +33,9 @@ type Options struct {
 	CgroupDriver string
 	// Network reports network readiness; nil means no pod network is configured.
 	Network NetworkStatus
+	// PodCIDR takes the node's pod CIDR (UpdateRuntimeConfig); nil answers Unimplemented for
+	// a non-empty CIDR.
+	PodCIDR PodCIDRUpdater
 	// Sandboxes manages pod sandboxes; nil makes the pod RPCs answer Unimplemented.
 	Sandboxes *sandbox.Manager
 	// Images is the image store and puller; nil makes the image RPCs answer Unimplemented.

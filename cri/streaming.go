@@ -138,8 +138,8 @@ func (r *streamRuntime) Attach(ctx context.Context, id string, in io.Reader, out
 	return rt.Attach(ctx, id, o)
 }
 
-// PortForward copies between stream and the pod's port until the pod side closes (or ctx
-// ends); the client closing its side half-closes the connection to the pod.
+// PortForward dials the pod's port and copies between it and stream (see forwardPort) until
+// both sides are done, ctx ends or the client goes away.
 func (r *streamRuntime) PortForward(ctx context.Context, podID string, port int32, stream io.ReadWriteCloser) error {
 	d := r.s.portDialer()
 	if d == nil {
@@ -151,16 +151,7 @@ func (r *streamRuntime) PortForward(ctx context.Context, podID string, port int3
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	go func() {
-		_, _ = io.Copy(conn, stream)
-		if cw, ok := conn.(interface{ CloseWrite() error }); ok {
-			_ = cw.CloseWrite()
-		}
-	}()
-	if _, err := io.Copy(stream, conn); err != nil && ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+	if err := forwardPort(ctx, conn, stream); err != nil {
 		return fmt.Errorf("port forward to pod %q port %d: %w", podID, port, err)
 	}
 	return nil

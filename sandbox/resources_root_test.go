@@ -3,12 +3,14 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/containerd/cgroups/v3"
+	"github.com/containerd/cgroups/v3/cgroup2"
 
 	"github.com/crishim/crishim/internal/errdefs"
 )
@@ -51,11 +53,11 @@ func TestRootUpdatePodResources(t *testing.T) {
 	if v := cgroupValue(t, sb.CgroupParent, "memory", memFile); v != "268435456" {
 		t.Fatalf("%s = %s", memFile, v)
 	}
-	wantCPU := "512"
+	wantCPU := "612" // resources (512) + overhead (100)
 	if cgroups.Mode() == cgroups.Unified {
-		// 512 shares as a cgroup2 weight, by the quadratic conversion runc uses for container
-		// cgroups (shares 2/1024/262144 → weight 1/100/10000).
-		wantCPU = "59"
+		// 612 shares as a cgroup2 weight, by the quadratic conversion runc uses for container
+		// cgroups (shares 2/1024/262144 → weight 1/100/10000), computed by hand.
+		wantCPU = "67"
 	}
 	if v := cgroupValue(t, sb.CgroupParent, cpuCtl, cpuFile); v != wantCPU {
 		t.Fatalf("%s = %s, want %s", cpuFile, v, wantCPU)
@@ -74,5 +76,107 @@ func TestRootUpdatePodResources(t *testing.T) {
 	}
 	if err := m.UpdateResources(ctx, "nope", nil, res); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("unknown pod: %v", err)
+	}
+}
+
+// sharesValue is what the pod cgroup's CPU file holds for shares: the shares on v1, the
+// cgroup2 library's weight for them on v2.
+func sharesValue(shares int64) string {
+	if cgroups.Mode() == cgroups.Unified {
+		return fmt.Sprint(*cgroup2.ToResources(specResources(&Resources{CPUShares: shares})).CPU.Weight)
+	}
+	return fmt.Sprint(shares)
+}
+
+// limitFiles names the pod cgroup's CPU shares, CPU quota and memory limit files.
+func limitFiles() (shares, quota, memory [2]string) {
+	if cgroups.Mode() == cgroups.Unified {
+		return [2]string{"", "cpu.weight"}, [2]string{"", "cpu.max"}, [2]string{"", "memory.max"}
+	}
+	return [2]string{"cpu", "cpu.shares"}, [2]string{"cpu", "cpu.cfs_quota_us"}, [2]string{"memory", "memory.limit_in_bytes"}
+}
+
+// TestRootPodOverhead runs a pod with the kubelet's resources (the containers' sum) and
+// overhead: the pod cgroup crishim creates gets their sum, at creation and after an update.
+func TestRootPodOverhead(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil)
+	ctx := context.Background()
+	cfg := podConfig("overhead")
+	cfg.Resources = &Resources{CPUShares: 512, CPUPeriod: 100000, CPUQuota: 50000, MemoryLimitBytes: 256 << 20}
+	cfg.Overhead = &Resources{CPUShares: 102, CPUPeriod: 100000, CPUQuota: 10000, MemoryLimitBytes: 64 << 20}
+	sb, err := m.Run(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := m.Remove(ctx, sb.ID); err != nil {
+			t.Error(err)
+		}
+	}()
+	shares, quota, mem := limitFiles()
+	want := func(when, wantShares, wantQuota, wantMem string) {
+		t.Helper()
+		if cgroups.Mode() == cgroups.Unified {
+			wantQuota += " 100000"
+		}
+		for _, f := range []struct {
+			file [2]string
+			want string
+		}{{shares, wantShares}, {quota, wantQuota}, {mem, wantMem}} {
+			if v := cgroupValue(t, sb.CgroupParent, f.file[0], f.file[1]); v != f.want {
+				t.Errorf("%s: %s = %s, want %s", when, f.file[1], v, f.want)
+			}
+		}
+	}
+	want("at creation", sharesValue(614), "60000", fmt.Sprint(320<<20))
+	// The kubelet resizes the pod: new resources, the overhead as recorded.
+	if err := m.UpdateResources(ctx, sb.ID, nil, &Resources{CPUShares: 1024, CPUPeriod: 100000, CPUQuota: 100000, MemoryLimitBytes: 512 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	want("after a resize", sharesValue(1126), "110000", fmt.Sprint(576<<20))
+}
+
+// TestRootKubeletPodCgroup: a pod cgroup that exists before RunPodSandbox is the kubelet's,
+// already sized by it (it knows what the CRI's summed resources cannot tell, such as a
+// container without a limit making the pod unlimited): crishim neither fails on it nor
+// changes its limits, at creation or on UpdatePodSandboxResources, and leaves it in place.
+func TestRootKubeletPodCgroup(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t, nil)
+	ctx := context.Background()
+	podCg := e.cgParent + "/kubepods/podabc"
+	if err := createCgroup(podCg, &Resources{CPUShares: 2048, MemoryLimitBytes: 1 << 30}); err != nil {
+		t.Fatal(err)
+	}
+	shares, quota, mem := limitFiles()
+	before := map[string]string{}
+	for _, f := range [][2]string{shares, quota, mem} {
+		before[f[1]] = cgroupValue(t, podCg, f[0], f[1])
+	}
+	cfg := podConfig("kubelet")
+	cfg.CgroupParent = podCg
+	cfg.Resources = &Resources{CPUShares: 512, MemoryLimitBytes: 100 << 20}
+	cfg.Overhead = &Resources{CPUShares: 102, MemoryLimitBytes: 64 << 20}
+	sb, err := m.Run(ctx, cfg)
+	if err != nil {
+		t.Fatalf("RunPodSandbox in the kubelet's pod cgroup: %v", err)
+	}
+	if err := m.UpdateResources(ctx, sb.ID, nil, &Resources{CPUShares: 256, MemoryLimitBytes: 50 << 20}); err != nil {
+		t.Fatalf("UpdatePodSandboxResources in the kubelet's pod cgroup: %v", err)
+	}
+	for _, f := range [][2]string{shares, quota, mem} {
+		if v := cgroupValue(t, podCg, f[0], f[1]); v != before[f[1]] {
+			t.Errorf("the kubelet's %s changed from %s to %s", f[1], before[f[1]], v)
+		}
+	}
+	if got, _ := m.Get(sb.ID); got.Resources == nil || got.Resources.CPUShares != 256 {
+		t.Errorf("resources not recorded: %+v", got.Resources)
+	}
+	if err := m.Remove(ctx, sb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !cgroupExists(podCg) {
+		t.Fatal("the kubelet's pod cgroup was removed with the pod")
 	}
 }

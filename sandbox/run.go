@@ -185,8 +185,9 @@ func (m *Manager) createSteps(ctx context.Context, p *pod) error {
 		return err
 	}
 	pp := m.podPreparer()
+	owns := !cgroupExists(rec.CgroupParent)
 	if err := m.update(p, func(r *record) {
-		r.OwnsCgroup, r.RuntimePrepared = !cgroupExists(r.CgroupParent), pp != nil
+		r.OwnsCgroup, r.RuntimePrepared = owns, pp != nil
 	}); err != nil {
 		return err
 	}
@@ -195,7 +196,13 @@ func (m *Manager) createSteps(ctx context.Context, p *pod) error {
 		go func() { m.preparePod(ctx, pp, rec.ID); close(done) }()
 		defer func() { <-done }()
 	}
-	if err := createCgroup(rec.CgroupParent, rec.Resources); err != nil {
+	// A pod cgroup that existed already is the kubelet's, sized by it (containers plus
+	// overhead): only size ours.
+	var limits *Resources
+	if owns {
+		limits = podLimits(rec.Overhead, rec.Resources)
+	}
+	if err := createCgroup(rec.CgroupParent, limits); err != nil {
 		return err
 	}
 	if err := m.update(p, func(r *record) { r.CgroupDone = true }); err != nil {

@@ -92,6 +92,7 @@ func runDaemon(ctx context.Context, configPath string, explicit bool) error {
 	srv := cri.NewServer(cri.Options{
 		Log:           log,
 		Network:       network,
+		PodCIDR:       network,
 		Sandboxes:     sandboxes,
 		Containers:    ctrs,
 		Images:        imgSvc,
