@@ -88,3 +88,32 @@ func TestParseMirrorPrefix(t *testing.T) {
 		}
 	}
 }
+
+type recordRT struct{ got []string }
+
+func (r *recordRT) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.got = append(r.got, req.URL.String())
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+}
+
+// Only registry API paths on the mirror's own host get the prefix: a token realm (same host,
+// another path, or another host) and other hosts are left as the servers gave them.
+func TestMirrorPrefixRewritesOnlyAPIPaths(t *testing.T) {
+	rec := &recordRT{}
+	rt := mirrorPrefix{base: rec, host: "m.example", prefix: "/cache/hub"}
+	for _, u := range []string{"https://m.example/v2/", "https://m.example/v2", "https://m.example/v2/lib/a/manifests/1",
+		"https://m.example/token?scope=x", "https://m.example/v2x", "https://auth.example/v2/token", "https://m.example/cache/hub/v2/lib/a/blobs/sha256:1"} {
+		req, _ := http.NewRequest(http.MethodGet, u, nil)
+		if _, err := rt.RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+		if req.URL.String() != u {
+			t.Fatalf("caller's request changed: %s", req.URL)
+		}
+	}
+	want := []string{"https://m.example/cache/hub/v2/", "https://m.example/cache/hub/v2", "https://m.example/cache/hub/v2/lib/a/manifests/1",
+		"https://m.example/token?scope=x", "https://m.example/v2x", "https://auth.example/v2/token", "https://m.example/cache/hub/v2/lib/a/blobs/sha256:1"}
+	if strings.Join(rec.got, " ") != strings.Join(want, " ") {
+		t.Fatalf("sent %v\nwant %v", rec.got, want)
+	}
+}
