@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"time"
 
@@ -26,7 +27,8 @@ func snapshot(e *Endpoint) (memSnapshot, error) {
 		}
 		m.daemonRSS, m.daemonPSS = pm.RSS, pm.PSS
 	}
-	m.podRSS, m.podPSS, m.podProcs = SumProcMem(FindProcs(e.PodProcs, e.DaemonPID))
+	pids := SelectPodProcs(ListProcs("/proc"), e.PodProcs, e.DaemonPID, WorkloadCmdline, os.Getpid())
+	m.podRSS, m.podPSS, m.podProcs = SumProcMem(pids)
 	return m, nil
 }
 

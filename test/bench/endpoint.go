@@ -23,7 +23,8 @@ type Endpoint struct {
 	// DaemonPID is the runtime daemon's pid, for memory figures; 0 = unknown.
 	DaemonPID int
 	// PodProcs are substrings that all appear in the command line of the runtime's per-pod
-	// processes (containerd's shims, crishim's monitors); empty = not measured.
+	// processes (containerd's shims, crishim's monitors); empty = not measured. Their
+	// descendants and the daemon's children count too, except the workload (SelectPodProcs).
 	PodProcs []string
 
 	RT runtimeapi.RuntimeServiceClient

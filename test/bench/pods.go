@@ -55,7 +55,8 @@ func (r *Runner) PodConfig(e *Endpoint, name string) *runtimeapi.PodSandboxConfi
 	return cfg
 }
 
-// ContainerConfig returns the config of a container running /bin/sleep infinity.
+// ContainerConfig returns the config of a container running /bin/sleep infinity
+// (WorkloadCmdline: the memory figures leave these processes out).
 func (r *Runner) ContainerConfig(name string, pod *runtimeapi.PodSandboxConfig) *runtimeapi.ContainerConfig {
 	return &runtimeapi.ContainerConfig{
 		Metadata: &runtimeapi.ContainerMetadata{Name: name},

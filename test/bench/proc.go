@@ -2,10 +2,8 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -53,30 +51,6 @@ func procField(path, key string) (int64, error) {
 		return 0, err
 	}
 	return 0, fmt.Errorf("%s: no %s line", path, key)
-}
-
-// FindProcs returns the pids (other than exclude) whose command line, arguments joined by
-// spaces, contains every one of the substrings. An empty list matches nothing.
-func FindProcs(substrings []string, exclude int) []int {
-	if len(substrings) == 0 {
-		return nil
-	}
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []int
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil || pid == exclude || pid == os.Getpid() {
-			continue
-		}
-		raw, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil || len(raw) == 0 {
-			continue
-		}
-		if MatchCmdline(string(bytes.ReplaceAll(bytes.TrimRight(raw, "\x00"), []byte{0}, []byte{' '})), substrings) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // MatchCmdline reports whether cmdline contains every substring.

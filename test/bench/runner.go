@@ -59,6 +59,8 @@ type Runner struct {
 	SleeperImage, PauseImage string
 	// Targets are checked on every non-baseline endpoint at the end of the run.
 	Targets []Target
+	// Progress, when set, is told each scenario, runtime and repetition as the run goes.
+	Progress *Progress
 }
 
 // Scenario is one benchmark scenario. Run measures every endpoint, interleaving them, and
@@ -99,15 +101,19 @@ func NewRunID() string {
 
 // Run runs the selected scenarios in order, then removes every pod the run left behind.
 func (r *Runner) Run(ctx context.Context) error {
+	var selected []Scenario
 	for _, sc := range Scenarios {
-		if !slices.Contains(r.Opts.Scenarios, sc.Name) {
-			continue
+		if slices.Contains(r.Opts.Scenarios, sc.Name) {
+			selected = append(selected, sc)
 		}
+	}
+	for i, sc := range selected {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		start := time.Now()
 		r.Log.Info("scenario start", "scenario", sc.Name)
+		r.Progress.Scenario(i+1, len(selected), sc.Name)
 		s := &ScenarioRun{Name: sc.Name, R: r, state: map[string]string{}}
 		sc.Run(ctx, s)
 		for _, e := range r.Endpoints {
@@ -117,6 +123,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		r.Log.Info("scenario done", "scenario", sc.Name, "took", time.Since(start).Round(time.Millisecond))
 		r.Cleanup(context.WithoutCancel(ctx))
+		r.Progress.ScenarioDone()
 	}
 	return nil
 }
@@ -167,12 +174,14 @@ func (s *ScenarioRun) Record(e *Endpoint, name, unit, better string, v ...float6
 // Interleave runs fn for reps repetitions, each repetition on every active endpoint in
 // turn (A, B, A, B …) so machine noise spreads evenly. An error stops that endpoint.
 func (s *ScenarioRun) Interleave(ctx context.Context, reps int, fn func(ctx context.Context, e *Endpoint, rep int) error) {
+	s.R.Progress.Phase(reps, len(slices.DeleteFunc(slices.Clone(s.R.Endpoints), func(e *Endpoint) bool { return !s.Active(e) })))
 	for rep := range reps {
 		for _, e := range s.R.Endpoints {
 			if ctx.Err() != nil {
 				return
 			}
 			if s.Active(e) {
+				s.R.Progress.Step(e.Name, rep, reps)
 				s.Fail(e, fn(ctx, e, rep))
 			}
 		}

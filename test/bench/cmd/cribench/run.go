@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/crishim/crishim/test/bench"
+	"golang.org/x/term"
 )
 
 // endpointFlags are the flags describing the runtimes under test.
@@ -72,7 +73,8 @@ func cmdRun(ctx context.Context, args []string) error {
 	helperBin := fs.String("helper-bin", "", "static benchhelper binary for the images (default: go build it)")
 	scenarios := fs.String("scenarios", strings.Join(bench.ScenarioNames(), ","), "comma-separated scenarios to run")
 	jsonOut := fs.String("json", "cribench.json", "write the JSON report here")
-	verbose := fs.Bool("v", false, "log progress to stderr")
+	verbose := fs.Bool("v", false, "log each step to stderr (slog)")
+	progress := fs.String("progress", "auto", "progress on stderr: bar, lines, none, or auto (a bar when stderr is a terminal and -v is off, else lines)")
 	targets := fs.Bool("targets", true, "check crishim's targets (issue 7) on every non-baseline endpoint")
 	fs.IntVar(&o.Warmup, "warmup", o.Warmup, "warm-up pods per endpoint")
 	fs.IntVar(&o.Serial, "serial", o.Serial, "serial pod starts per endpoint")
@@ -115,7 +117,11 @@ func cmdRun(ctx context.Context, args []string) error {
 	if o.LogDir == "" {
 		o.LogDir = filepath.Join(tmp, "logs")
 	}
-	r := &bench.Runner{Opts: o, Endpoints: eps, Log: newLogger(*verbose), RunID: bench.NewRunID(), Targets: bench.IssueTargets}
+	prog, err := newProgress(*progress, *verbose, term.IsTerminal(int(os.Stderr.Fd())))
+	if err != nil {
+		return err
+	}
+	r := &bench.Runner{Opts: o, Endpoints: eps, Log: newLogger(*verbose), RunID: bench.NewRunID(), Targets: bench.IssueTargets, Progress: prog}
 	if !*targets {
 		r.Targets = []bench.Target{}
 	}
@@ -161,6 +167,22 @@ func run(ctx context.Context, r *bench.Runner, baseline, regListen, regHost, hel
 	}
 	fmt.Println("JSON report:", jsonOut)
 	return runErr
+}
+
+// newProgress picks the progress reporter for mode; a bar only on a terminal, and not with
+// -v, whose log lines would tear it.
+func newProgress(mode string, verbose, tty bool) (*bench.Progress, error) {
+	switch mode {
+	case "none":
+		return nil, nil
+	case "lines":
+		return bench.NewProgress(os.Stderr, false), nil
+	case "bar":
+		return bench.NewProgress(os.Stderr, true), nil
+	case "auto":
+		return bench.NewProgress(os.Stderr, tty && !verbose), nil
+	}
+	return nil, fmt.Errorf("--progress %q: want auto, bar, lines or none", mode)
 }
 
 func contains(list []string, s string) bool {
