@@ -26,7 +26,8 @@ import (
 
 // imageServer returns a CRI server over an image store whose "registry.test" is mirrored to
 // an in-process registry holding registry.test/app:1 (USER www-data) and app:2 (USER 1002).
-func imageServer(t *testing.T) *Server {
+// pinned is the [images] pinned list.
+func imageServer(t *testing.T, pinned ...string) *Server {
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
@@ -48,6 +49,7 @@ func imageServer(t *testing.T) *Server {
 	}
 	cfg := images.DefaultConfig()
 	cfg.Registries["registry.test"] = images.RegistryConfig{Mirrors: []string{"http://" + host}}
+	cfg.Pinned = pinned
 	svc, err := images.New(cfg, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +104,30 @@ func TestImageRPCs(t *testing.T) {
 	st, err = s.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: spec("registry.test/app:1")})
 	if err != nil || st.Image != nil {
 		t.Fatalf("status after remove: %v %v", st, err)
+	}
+}
+
+// A configured pinned image is pinned in ImageStatus and ListImages; others are not.
+func TestImagePinnedRPCs(t *testing.T) {
+	s := imageServer(t, "registry.test/app:1")
+	ctx := context.Background()
+	for _, ref := range []string{"registry.test/app:1", "registry.test/app:2"} {
+		if _, err := s.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec(ref)}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.ImageStatus(ctx, &runtimeapi.ImageStatusRequest{Image: spec(ref)})
+		if err != nil || st.Image.Pinned != (ref == "registry.test/app:1") {
+			t.Errorf("status of %s: pinned %v, %v", ref, st.GetImage().GetPinned(), err)
+		}
+	}
+	list, err := s.ListImages(ctx, &runtimeapi.ListImagesRequest{})
+	if err != nil || len(list.Images) != 2 {
+		t.Fatalf("list %v %v", list, err)
+	}
+	for _, img := range list.Images {
+		if img.Pinned != (img.RepoTags[0] == "registry.test/app:1") {
+			t.Errorf("list: %v pinned %v", img.RepoTags, img.Pinned)
+		}
 	}
 }
 

@@ -31,12 +31,12 @@ password = "p"
 	if cfg.StallTimeout.D() != 2*time.Minute || len(cfg.Registries["registry.k8s.io"].Mirrors) != 3 {
 		t.Fatalf("decoded %+v", cfg)
 	}
-	host, plain, _ := parseMirror("http://127.0.0.1:5000")
-	if host != "127.0.0.1:5000" || !plain {
-		t.Fatalf("mirror %q %v", host, plain)
+	mi, _ := parseMirror("http://127.0.0.1:5000")
+	if mi.host != "127.0.0.1:5000" || !mi.plainHTTP {
+		t.Fatalf("mirror %+v", mi)
 	}
-	if host, plain, _ := parseMirror("plain.example"); host != "plain.example" || plain {
-		t.Fatalf("bare mirror %q %v", host, plain)
+	if mi, _ := parseMirror("plain.example"); mi.host != "plain.example" || mi.plainHTTP {
+		t.Fatalf("bare mirror %+v", mi)
 	}
 }
 
@@ -45,7 +45,8 @@ func TestConfigInvalid(t *testing.T) {
 		"downloads":  func(c *Config) { c.MaxConcurrentDownloads = 0 },
 		"stall":      func(c *Config) { c.StallTimeout = 0 },
 		"ftp mirror": func(c *Config) { c.Registries["r"] = RegistryConfig{Mirrors: []string{"ftp://x"}} },
-		"path":       func(c *Config) { c.Registries["r"] = RegistryConfig{Mirrors: []string{"http://x/v2/prefix"}} },
+		"path":       func(c *Config) { c.Registries["r"] = RegistryConfig{Mirrors: []string{"http://x/v2/../prefix"}} },
+		"pinned":     func(c *Config) { c.Pinned = []string{"UPPER/case"} },
 		"creds over http": func(c *Config) {
 			c.Registries["r"] = RegistryConfig{Mirrors: []string{"http://m:5000"}}
 			c.Registries["m:5000"] = RegistryConfig{Username: "u", Password: "p"}

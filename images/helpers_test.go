@@ -149,9 +149,17 @@ func (tr *testRegistry) pushIndex(t testing.TB, repoTag string, idx v1.ImageInde
 
 // newService opens a service whose "registry.test" registry is mirrored to tr.
 func newService(t testing.TB, root string, tr *testRegistry) *Service {
+	return newServiceWith(t, root, tr, nil)
+}
+
+// newServiceWith is newService with the configuration changed by mut first.
+func newServiceWith(t testing.TB, root string, tr *testRegistry, mut func(*Config)) *Service {
 	cfg := DefaultConfig()
 	cfg.StallTimeout = config.Duration(3 * time.Second)
 	cfg.Registries["registry.test"] = RegistryConfig{Mirrors: []string{"http://" + tr.host}}
+	if mut != nil {
+		mut(&cfg)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

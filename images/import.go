@@ -32,6 +32,9 @@ import (
 func (s *Service) Import(ctx context.Context, r io.Reader, progress io.Writer) ([]Image, error) {
 	imgs, err := s.importArchive(ctx, r, progress)
 	s.tryCollect() // the archive's own files (manifest.json …) are garbage now
+	for i := range imgs {
+		imgs[i] = s.withPinned(imgs[i])
+	}
 	return imgs, err
 }
 

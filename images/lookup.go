@@ -20,11 +20,11 @@ import (
 // image is errdefs.ErrNotFound. Records added by another process are picked up on a miss.
 func (s *Service) Resolve(ref string) (Image, error) {
 	if r := s.find(ref); r != nil {
-		return r.Image, nil
+		return s.withPinned(r.Image), nil
 	}
 	s.refresh()
 	if r := s.find(ref); r != nil {
-		return r.Image, nil
+		return s.withPinned(r.Image), nil
 	}
 	return Image{}, fmt.Errorf("image %q: %w", ref, errdefs.ErrNotFound)
 }
@@ -87,7 +87,7 @@ func (s *Service) List() []Image {
 	s.mu.RLock()
 	out := make([]Image, 0, len(s.records))
 	for _, r := range s.records {
-		out = append(out, r.Image)
+		out = append(out, s.withPinned(r.Image))
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -34,7 +34,10 @@ func (s *Service) Pull(ctx context.Context, ref string, auth Auth) (Image, error
 	if shared {
 		s.log.Debug("joined an in-flight pull", "image", r.String())
 	}
-	return img, err
+	if err != nil {
+		return Image{}, err
+	}
+	return s.withPinned(img), nil
 }
 
 func (s *Service) pull(ctx context.Context, r reference.Ref, auth Auth) (img Image, err error) {

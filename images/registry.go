@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ type endpoint struct {
 	host      string
 	plainHTTP bool // a mirror configured as http://: plain HTTP allowed to this host
 	mirror    bool
+	prefix    string // a mirror's path ("/cache/hub"), put before every /v2 path on host
 }
 
 // endpoints lists the mirrors of the reference's registry in order, then the registry.
@@ -31,9 +33,8 @@ func (s *Service) endpoints(r reference.Ref) []endpoint {
 	rc := s.registryConfig(r.Registry)
 	var eps []endpoint
 	for _, m := range rc.Mirrors {
-		host, plain, err := parseMirror(m)
-		if err == nil {
-			eps = append(eps, endpoint{host: host, plainHTTP: plain, mirror: true})
+		if mi, err := parseMirror(m); err == nil {
+			eps = append(eps, endpoint{host: mi.host, plainHTTP: mi.plainHTTP, mirror: true, prefix: mi.prefix})
 		}
 	}
 	host := r.Registry
@@ -79,9 +80,33 @@ func (s *Service) puller(ctx context.Context, r reference.Ref, ep endpoint, a Au
 	// The registry's insecure_skip_verify covers its mirrors (as documented); a mirror's own
 	// entry may also set it.
 	skip := s.registryConfig(r.Registry).InsecureSkipVerify || (ep.mirror && s.cfg.Registries[ep.host].InsecureSkipVerify)
-	t := plainHTTPGuard{base: s.transport(skip), endpoint: ep}
+	var t http.RoundTripper = plainHTTPGuard{base: s.transport(skip), endpoint: ep}
+	if ep.prefix != "" {
+		t = mirrorPrefix{base: t, host: ep.host, prefix: ep.prefix}
+	}
 	return remote.NewPuller(remote.WithContext(ctx), remote.WithTransport(manifestLimit{t}),
 		remote.WithAuth(auth), remote.WithUserAgent("crishim"))
+}
+
+// mirrorPrefix puts a mirror's path before the registry API paths go-containerregistry builds
+// (it only knows hosts): /v2/... on the mirror's host becomes <prefix>/v2/..., as containerd
+// does for a hosts.toml host URL with a path. Other URLs (a token realm, a redirect elsewhere)
+// are left as the servers gave them.
+type mirrorPrefix struct {
+	base         http.RoundTripper
+	host, prefix string
+}
+
+// RoundTrip implements http.RoundTripper.
+func (m mirrorPrefix) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.URL.Host == m.host && (req.URL.Path == "/v2" || strings.HasPrefix(req.URL.Path, "/v2/")) {
+		req = req.Clone(req.Context())
+		req.URL.Path = m.prefix + req.URL.Path
+		if req.URL.RawPath != "" {
+			req.URL.RawPath = m.prefix + req.URL.RawPath
+		}
+	}
+	return m.base.RoundTrip(req)
 }
 
 // classify turns a registry error into an error kind with the wording kubelet and users

@@ -39,6 +39,7 @@ import (
 // Service is the image store and puller.
 type Service struct {
 	cfg     Config
+	pinned  map[string]bool // normalized pinned references, see withPinned
 	root    string
 	log     *slog.Logger
 	content *content.Store
@@ -78,7 +79,7 @@ func New(cfg Config, root string, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, root: root, log: log, content: cs, snaps: sn, records: map[string]*record{},
+	s := &Service{cfg: cfg, pinned: pinnedRefs(cfg.Pinned), root: root, log: log, content: cs, snaps: sn, records: map[string]*record{},
 		transports: map[string]http.RoundTripper{}}
 	if err := s.reload(); err != nil {
 		return nil, err
