@@ -3,12 +3,14 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/moby/sys/devices"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
 )
@@ -103,7 +105,7 @@ func applySeccomp(s *specs.Spec, sec Security) error {
 		return nil
 	case SeccompLocalhost:
 		p := sec.Seccomp.LocalhostPath
-		b, err := os.ReadFile(p)
+		b, err := readProfile(p)
 		if err != nil {
 			return fmt.Errorf("seccomp profile %q: %w: %w", p, errdefs.ErrInvalidArgument, err)
 		}
@@ -156,4 +158,33 @@ func applyDevices(s *specs.Spec, cs ContainerSpec) error {
 		})
 	}
 	return nil
+}
+
+// maxSeccompProfileSize bounds a Localhost seccomp profile (real ones are tens of KiB).
+const maxSeccompProfileSize = 4 << 20
+
+// readProfile reads a Localhost seccomp profile from the host. The path comes from the request:
+// it is opened non-blocking and must be a regular file of bounded size, so a FIFO, a device or
+// a huge file cannot hang or exhaust the daemon.
+func readProfile(p string) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", st.Mode().Type())
+	}
+	if st.Size() > maxSeccompProfileSize {
+		return nil, fmt.Errorf("%d bytes, more than the %d allowed", st.Size(), maxSeccompProfileSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxSeccompProfileSize+1))
+	if err == nil && len(b) > maxSeccompProfileSize {
+		err = fmt.Errorf("more than %d bytes", maxSeccompProfileSize)
+	}
+	return b, err
 }

@@ -5,9 +5,12 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
 )
@@ -308,5 +311,40 @@ func TestHugepageLimitsInSpec(t *testing.T) {
 	want := []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 0}, {Pagesize: "1GB", Limit: 1 << 30}}
 	if got := s.Linux.Resources.HugepageLimits; !reflect.DeepEqual(got, want) {
 		t.Fatalf("hugepage limits with a hugetlb controller: %v, want %v", got, want)
+	}
+}
+
+// TestSeccompLocalhostHostile: a Localhost profile path that is a FIFO, a device, a directory or
+// a huge file fails CreateContainer at once with InvalidArgument (a FIFO used to block it
+// forever, holding the container's name).
+func TestSeccompLocalhostHostile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.json")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(dir, "huge.json")
+	if err := os.WriteFile(huge, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(huge, maxSeccompProfileSize+1); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fifo, "/dev/zero", dir, huge} {
+		cs := baseSpec()
+		cs.Security.Seccomp = Seccomp{Type: SeccompLocalhost, LocalhostPath: p}
+		done := make(chan error, 1)
+		go func() {
+			_, err := buildSpec(specInput{Spec: cs, Host: testHost})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !isKind(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), p) {
+				t.Errorf("profile %s: %v, want InvalidArgument naming it", p, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("profile %s: building the spec hangs", p)
+		}
 	}
 }
