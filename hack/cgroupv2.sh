@@ -23,7 +23,7 @@ go=${GO:-go}
 # overhead, cleanup), not the stress loops, which TCG makes very slow and which do not depend on
 # the cgroup mode. CGV2_E2E=1 adds critest (test/e2e TestCritest, E2E_FOCUS honoured) with its
 # leak check.
-plan_default="runtime ^(TestContainerLifecycle|TestOOMKilled|TestUpdateResourcesAndStats|TestStatsAgreeWithCgroup|TestFailedCreateLeavesNothing|TestExitHook|TestSecurityFeatures|TestDaemonRestart|TestMonitorKilled|TestUserNamespacePod|TestStopSignalAndTimeout)$ short
+plan_default="runtime ^(TestContainerLifecycle|TestOOMKilled|TestUpdateResourcesAndStats|TestStatsAgreeWithCgroup|TestFailedCreateLeavesNothing|TestExitHook|TestSecurityFeatures|TestDaemonRestart|TestMonitorKilled|TestUserNamespacePod|TestStopSignalAndTimeout|TestHugepageLimitsStart|TestHugepageLimitsApplied|TestRootfsUnreachableForOthers)$ short
 sandbox ^TestRoot(UpdatePodResources|InfraInPodCgroup|PodNamespaces|PodInfra|FailedRunCleansUp|RestartReload|RunPreparesRuntime|UserNamespacePod|PodOverhead|KubeletPodCgroup)$ short
 cri Root short
 internal/cgstats - short"

@@ -91,7 +91,10 @@ func TestHugepageLimitsApplied(t *testing.T) {
 	}
 	ctx := context.Background()
 	limits := kubeletHugepageLimits(t)
-	limits[0].Limit = 4 << 21
+	// The kernel rounds a limit down to whole pages: four pages of each size.
+	for i := range limits {
+		limits[i].Limit = 4 * pageBytes(t, limits[i].PageSize)
+	}
 	spec := pod.spec("huge", "sleep", "60")
 	spec.Resources.HugepageLimits = limits
 	st, err := m.Create(ctx, spec)
@@ -99,7 +102,7 @@ func TestHugepageLimitsApplied(t *testing.T) {
 		t.Fatalf("Create: %v", err)
 	}
 	t.Cleanup(func() { _ = m.Remove(context.Background(), st.ID) })
-	file := filepath.Join("/sys/fs/cgroup", pod.cgroup, st.ID, "hugetlb."+limits[0].PageSize+".max")
+	dir, suffix := filepath.Join("/sys/fs/cgroup", pod.cgroup, st.ID), ".max"
 	if !m.host.CgroupV2 {
 		mnt, err := mountinfo.GetMounts(func(i *mountinfo.Info) (bool, bool) {
 			return i.FSType != "cgroup" || !slices.Contains(strings.Split(i.VFSOptions, ","), "hugetlb"), false
@@ -107,13 +110,32 @@ func TestHugepageLimitsApplied(t *testing.T) {
 		if err != nil || len(mnt) == 0 {
 			t.Fatalf("hugetlb hierarchy mount: %v %v", mnt, err)
 		}
-		file = filepath.Join(mnt[0].Mountpoint, pod.cgroup, st.ID, "hugetlb."+limits[0].PageSize+".limit_in_bytes")
+		dir, suffix = filepath.Join(mnt[0].Mountpoint, pod.cgroup, st.ID), ".limit_in_bytes"
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("read %s: %v", file, err)
+	for _, l := range limits {
+		file := filepath.Join(dir, "hugetlb."+l.PageSize+suffix)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("read %s: %v", file, err)
+		}
+		if got := strings.TrimSpace(string(b)); got != strconv.FormatUint(l.Limit, 10) {
+			t.Errorf("%s = %s, want %d", file, got, l.Limit)
+		}
 	}
-	if got := strings.TrimSpace(string(b)); got != strconv.FormatUint(limits[0].Limit, 10) {
-		t.Fatalf("%s = %s, want %d", file, got, limits[0].Limit)
+}
+
+// pageBytes turns a kubelet page size name ("2MB", "1GB", "64KB") into bytes.
+func pageBytes(t *testing.T, size string) uint64 {
+	t.Helper()
+	for suffix, shift := range map[string]uint{"KB": 10, "MB": 20, "GB": 30} {
+		if n, ok := strings.CutSuffix(size, suffix); ok {
+			v, err := strconv.ParseUint(n, 10, 64)
+			if err != nil {
+				t.Fatalf("page size %q: %v", size, err)
+			}
+			return v << shift
+		}
 	}
+	t.Fatalf("page size %q: no unit", size)
+	return 0
 }
