@@ -3,7 +3,6 @@ package runtime
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/crishim/crishim/internal/errdefs"
+	"github.com/crishim/crishim/internal/fsutil"
 )
 
 // defaultCaps is the capability set of an unprivileged container (containerd's).
@@ -182,9 +182,5 @@ func readProfile(p string) ([]byte, error) {
 	if st.Size() > maxSeccompProfileSize {
 		return nil, fmt.Errorf("%d bytes, more than the %d allowed", st.Size(), maxSeccompProfileSize)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxSeccompProfileSize+1))
-	if err == nil && len(b) > maxSeccompProfileSize {
-		err = fmt.Errorf("more than %d bytes", maxSeccompProfileSize)
-	}
-	return b, err
+	return fsutil.ReadAllLimited(f, maxSeccompProfileSize)
 }

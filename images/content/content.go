@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/crishim/crishim/internal/errdefs"
+	"github.com/crishim/crishim/internal/fsutil"
 	"github.com/crishim/crishim/internal/store"
 )
 
@@ -80,14 +81,11 @@ func (s *Store) ReadAll(d string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
+	b, err := fsutil.ReadAllLimited(f, max)
+	if errors.Is(err, fsutil.ErrTooLarge) {
 		return nil, fmt.Errorf("blob %s: larger than the %d bytes allowed for metadata: %w", d, max, errdefs.ErrInvalidArgument)
 	}
-	return b, nil
+	return b, err
 }
 
 // Ingest copies r into the store as blob d. size < 0 means unknown. On any error — read

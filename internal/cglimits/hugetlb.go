@@ -7,6 +7,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/sys/mountinfo"
 )
@@ -27,6 +28,14 @@ func HugetlbAvailable(unified bool, cgroupPath string) bool {
 	if unified {
 		return hugetlbV2(unifiedRoot, cgroupPath)
 	}
+	return hugetlbV1()
+}
+
+// hugetlbV1 probes a cgroup v1 host once per process: the answer is the same for every cgroup,
+// and reading /proc/cgroups and the whole mount table on each CreateContainer (the kubelet
+// sends hugepage limits for every container) would grow with the node's mounts. A hugetlb
+// hierarchy mounted while the daemon runs is seen after a restart.
+var hugetlbV1 = sync.OnceValue(func() bool {
 	procCgroups, err := os.ReadFile("/proc/cgroups")
 	if err != nil || !controllerEnabledV1(procCgroups, "hugetlb") {
 		return false
@@ -36,7 +45,7 @@ func HugetlbAvailable(unified bool, cgroupPath string) bool {
 		return false
 	}
 	return mountedV1(mounts, "hugetlb")
-}
+})
 
 // controllerEnabledV1 reports whether /proc/cgroups (its content) lists name as enabled.
 func controllerEnabledV1(procCgroups []byte, name string) bool {
